@@ -1,1 +1,49 @@
+//! intelmqd: the supervisor daemon of IntelMQ bots.
+//!
+//! The binary is thin: it parses flags into [`Paths`], binds the control socket
+//! with [`control::bind`] and calls [`run`]. Inside, one task owns the state
+//! ([`supervisor`]), one task per bot owns its process ([`bot`]), one task per
+//! client connection speaks the protocol ([`control`]), and one task writes the
+//! effective state ([`persist`]). `docs/architecture.md` draws the picture.
 
+pub mod adopt;
+pub mod bot;
+pub mod config;
+pub mod control;
+pub mod effective;
+pub mod fsutil;
+pub mod launch;
+pub mod logtail;
+pub mod persist;
+pub mod pidfile;
+pub mod process;
+pub mod status;
+pub mod supervisor;
+
+use std::path::PathBuf;
+
+use tokio::net::UnixListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Where the daemon reads and writes.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// runtime.conf, defaults.conf, pipeline.conf.
+    pub config_dir: PathBuf,
+    /// The effective state and the pid files.
+    pub state_dir: PathBuf,
+    /// One `<bot_id>.log` a bot.
+    pub log_dir: PathBuf,
+}
+
+/// Runs the daemon on a bound listener until `shutdown` is cancelled. Bots
+/// keep running after it returns; the next daemon adopts them.
+pub async fn run(paths: Paths, listener: UnixListener, shutdown: CancellationToken) {
+    let tracker = TaskTracker::new();
+    let supervisor = supervisor::Supervisor::spawn(paths, &tracker, shutdown.clone());
+    tracing::info!("ready");
+    control::serve(listener, supervisor, tracker.clone(), shutdown).await;
+    tracker.close();
+    tracker.wait().await;
+}

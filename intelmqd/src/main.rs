@@ -1,1 +1,102 @@
-fn main() {}
+//! `intelmqd`: parse flags, set up logging and signals, bind, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+/// Supervisor daemon for IntelMQ bots.
+///
+/// Runs in the foreground and logs to stderr (one line an event, for journald).
+/// It starts, stops, reloads and watches the bots of runtime.conf on request of
+/// `intelmqctl` over its control socket. Stopping the daemon leaves the bots
+/// running; the next daemon adopts them.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Args {
+    /// Directory of runtime.conf, defaults.conf and pipeline.conf.
+    #[arg(long, env = "INTELMQ_CONFIG_DIR", default_value = "/etc/intelmq")]
+    config_dir: PathBuf,
+    /// Directory of the effective state and the pid files.
+    #[arg(long, env = "INTELMQ_STATE_DIR", default_value = "/run/intelmq")]
+    state_dir: PathBuf,
+    /// Directory of the bots' logs, one <bot_id>.log a bot.
+    #[arg(long, env = "INTELMQ_LOG_DIR", default_value = "/var/log/intelmq")]
+    log_dir: PathBuf,
+    /// The control socket.
+    #[arg(
+        long,
+        env = "INTELMQ_SOCKET",
+        default_value = "/run/intelmq/intelmqd.sock"
+    )]
+    socket: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("INTELMQD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(false)
+        .init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("intelmqd: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    for (what, dir) in [("state", &args.state_dir), ("log", &args.log_dir)] {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the {what} dir {}", dir.display()))?;
+    }
+    if let Some(parent) = args.socket.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the socket's dir {}", parent.display()))?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = intelmqd::control::bind(&args.socket)?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        let shutdown = CancellationToken::new();
+        let stopper = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down; bots keep running"),
+                _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down; bots keep running"),
+            }
+            stopper.cancel();
+        });
+        tracing::info!(
+            config_dir = %args.config_dir.display(),
+            state_dir = %args.state_dir.display(),
+            log_dir = %args.log_dir.display(),
+            socket = %args.socket.display(),
+            "intelmqd {} starting",
+            env!("CARGO_PKG_VERSION")
+        );
+        let paths = intelmqd::Paths {
+            config_dir: args.config_dir.clone(),
+            state_dir: args.state_dir.clone(),
+            log_dir: args.log_dir.clone(),
+        };
+        intelmqd::run(paths, listener, shutdown).await;
+        let _ = std::fs::remove_file(&args.socket);
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })
+}

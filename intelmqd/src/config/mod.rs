@@ -1,0 +1,222 @@
+//! The operator's configuration: `runtime.conf` (the bots), `defaults.conf`
+//! (global settings) and `pipeline.conf` (queues), parsed into typed values
+//! while keeping each bot's raw entry untouched for the effective state.
+//!
+//! Parsing is split in two: a file that is not valid JSON (or not an object) is
+//! a file error, and the daemon keeps its last good configuration; a file that
+//! parses but holds a bad bot entry only makes that bot invalid, with its
+//! problems listed for `status` and `configtest`.
+
+mod bot;
+pub mod store;
+
+pub use bot::{BotConfig, RunMode};
+pub use store::ConfigStore;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+pub const RUNTIME_FILE: &str = "runtime.conf";
+pub const DEFAULTS_FILE: &str = "defaults.conf";
+pub const PIPELINE_FILE: &str = "pipeline.conf";
+
+/// Why a configuration file was rejected as a whole.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FileError {
+    #[error("{file} is not valid JSON: {message} (line {line}, column {column})")]
+    Syntax {
+        file: &'static str,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("{file} must hold a JSON object, not {found}")]
+    NotAnObject {
+        file: &'static str,
+        found: &'static str,
+    },
+    #[error("{file}: {message}")]
+    Invalid { file: &'static str, message: String },
+    #[error("cannot read {file}: {message}")]
+    Unreadable { file: &'static str, message: String },
+}
+
+/// Which process manager runs stream bots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessManager {
+    Pid,
+    Systemd,
+}
+
+/// The settings of `defaults.conf` the daemon reads; other keys are IntelMQ's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defaults {
+    pub process_manager: ProcessManager,
+    /// How long a bot has between SIGTERM and SIGKILL.
+    pub stop_timeout: Duration,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            process_manager: ProcessManager::Pid,
+            stop_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One consistent view of the three files.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub bots: BTreeMap<String, BotConfig>,
+    pub defaults: Defaults,
+    /// pipeline.conf as read: bot id to its queues.
+    pub pipeline: Map<String, Value>,
+}
+
+fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Parses a file's text as a JSON object.
+pub fn parse_object(file: &'static str, text: &str) -> Result<Map<String, Value>, FileError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(FileError::NotAnObject {
+            file,
+            found: json_type_name(&other),
+        }),
+        Err(error) => Err(FileError::Syntax {
+            file,
+            message: error
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+            line: error.line(),
+            column: error.column(),
+        }),
+    }
+}
+
+/// Parses runtime.conf: every entry becomes a [`BotConfig`], valid or not.
+pub fn parse_runtime(text: &str) -> Result<BTreeMap<String, BotConfig>, FileError> {
+    let map = parse_object(RUNTIME_FILE, text)?;
+    Ok(map
+        .into_iter()
+        .map(|(bot_id, entry)| {
+            let bot = BotConfig::from_entry(&bot_id, entry);
+            (bot_id, bot)
+        })
+        .collect())
+}
+
+/// Parses defaults.conf.
+pub fn parse_defaults(text: &str) -> Result<Defaults, FileError> {
+    let map = parse_object(DEFAULTS_FILE, text)?;
+    let invalid = |message: String| FileError::Invalid {
+        file: DEFAULTS_FILE,
+        message,
+    };
+    let mut defaults = Defaults::default();
+    match map.get("process_manager") {
+        None => {}
+        Some(Value::String(name)) if name == "pid" => {}
+        Some(Value::String(name)) if name == "systemd" => {
+            defaults.process_manager = ProcessManager::Systemd
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "process_manager must be \"pid\" or \"systemd\", not {other}"
+            )))
+        }
+    }
+    match map.get("stop_timeout") {
+        None => {}
+        Some(value) => match value.as_f64() {
+            Some(seconds) if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) => {
+                defaults.stop_timeout = Duration::from_secs_f64(seconds)
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "stop_timeout must be a number of seconds from 0 to 86400, not {value}"
+                )))
+            }
+        },
+    }
+    Ok(defaults)
+}
+
+/// Parses pipeline.conf: an object of objects keyed by bot id.
+pub fn parse_pipeline(text: &str) -> Result<Map<String, Value>, FileError> {
+    let map = parse_object(PIPELINE_FILE, text)?;
+    for (bot_id, queues) in &map {
+        if !queues.is_object() {
+            return Err(FileError::Invalid {
+                file: PIPELINE_FILE,
+                message: format!(
+                    "the entry of {bot_id:?} must be an object of queues, not {}",
+                    json_type_name(queues)
+                ),
+            });
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_name_file_line_and_column() {
+        let error = parse_runtime("{\n  \"a\": {,\n}").unwrap_err();
+        match &error {
+            FileError::Syntax { file, line, .. } => {
+                assert_eq!((*file, *line), (RUNTIME_FILE, 2));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let text = error.to_string();
+        assert!(text.starts_with("runtime.conf is not valid JSON"), "{text}");
+        assert!(text.contains("line 2, column"), "{text}");
+    }
+
+    #[test]
+    fn a_file_must_be_an_object() {
+        assert_eq!(
+            parse_runtime("[]").unwrap_err().to_string(),
+            "runtime.conf must hold a JSON object, not an array"
+        );
+    }
+
+    #[test]
+    fn defaults_are_read_and_checked() {
+        assert_eq!(parse_defaults("{}").unwrap(), Defaults::default());
+        let defaults =
+            parse_defaults(r#"{"process_manager":"systemd","stop_timeout":1.5,"x":1}"#).unwrap();
+        assert_eq!(defaults.process_manager, ProcessManager::Systemd);
+        assert_eq!(defaults.stop_timeout, Duration::from_millis(1500));
+        let error = parse_defaults(r#"{"stop_timeout":-1}"#).unwrap_err();
+        assert!(error.to_string().contains("stop_timeout"), "{error}");
+        let error = parse_defaults(r#"{"process_manager":"cron"}"#).unwrap_err();
+        assert!(error.to_string().contains("\"cron\""), "{error}");
+    }
+
+    #[test]
+    fn pipeline_entries_must_be_objects() {
+        assert!(parse_pipeline(r#"{"a":{"source-queue":"a-queue"}}"#).is_ok());
+        let error = parse_pipeline(r#"{"a":["q"]}"#).unwrap_err();
+        assert!(error.to_string().contains("\"a\""), "{error}");
+    }
+}

@@ -1,0 +1,204 @@
+//! The configuration the daemon acts on: the last good reading of the three
+//! files, re-read when a file's identity or timestamps change, kept when a new
+//! reading is bad.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{
+    parse_defaults, parse_pipeline, parse_runtime, Config, FileError, DEFAULTS_FILE, PIPELINE_FILE,
+    RUNTIME_FILE,
+};
+
+/// What identifies one version of a file on disk. An editor's rename-over
+/// changes the inode, an in-place write the size or mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(Fingerprint {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        size: meta.size(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+    })
+}
+
+/// What a refresh found, for the log and for the client that is waiting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigNotice {
+    /// A file was read and is now in use.
+    Loaded { file: &'static str },
+    /// A file is missing; its defaults are used.
+    Missing { file: &'static str },
+    /// A file was rejected; the last good reading stays in use.
+    Rejected { error: FileError },
+}
+
+impl std::fmt::Display for ConfigNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigNotice::Loaded { file } => write!(f, "{file} read"),
+            ConfigNotice::Missing { file } => {
+                write!(
+                    f,
+                    "{file} does not exist; using an empty configuration for it"
+                )
+            }
+            ConfigNotice::Rejected { error } => {
+                write!(f, "{error}; keeping the last good configuration")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FileState {
+    seen: Option<Option<Fingerprint>>,
+    error: Option<FileError>,
+}
+
+/// Owns the current configuration. Only the supervisor holds one.
+#[derive(Debug)]
+pub struct ConfigStore {
+    dir: PathBuf,
+    current: Arc<Config>,
+    runtime: FileState,
+    defaults: FileState,
+    pipeline: FileState,
+}
+
+impl ConfigStore {
+    pub fn new(dir: &Path) -> ConfigStore {
+        ConfigStore {
+            dir: dir.to_owned(),
+            current: Arc::new(Config::default()),
+            runtime: FileState::default(),
+            defaults: FileState::default(),
+            pipeline: FileState::default(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn current(&self) -> &Arc<Config> {
+        &self.current
+    }
+
+    /// The errors of files currently rejected, one line each.
+    pub fn file_errors(&self) -> Vec<String> {
+        [&self.runtime, &self.defaults, &self.pipeline]
+            .into_iter()
+            .filter_map(|state| state.error.as_ref().map(ToString::to_string))
+            .collect()
+    }
+
+    /// Re-reads every file whose fingerprint changed since the last reading.
+    /// Costs three `stat` calls when nothing changed.
+    pub fn refresh(&mut self) -> Vec<ConfigNotice> {
+        let mut notices = Vec::new();
+        let bots = reread(
+            &self.dir,
+            RUNTIME_FILE,
+            &mut self.runtime,
+            parse_runtime,
+            &mut notices,
+        );
+        let defaults = reread(
+            &self.dir,
+            DEFAULTS_FILE,
+            &mut self.defaults,
+            parse_defaults,
+            &mut notices,
+        );
+        let pipeline = reread(
+            &self.dir,
+            PIPELINE_FILE,
+            &mut self.pipeline,
+            parse_pipeline,
+            &mut notices,
+        );
+        if bots.is_some() || defaults.is_some() || pipeline.is_some() {
+            let mut config = (*self.current).clone();
+            if let Some(bots) = bots {
+                config.bots = bots;
+            }
+            if let Some(defaults) = defaults {
+                config.defaults = defaults;
+            }
+            if let Some(pipeline) = pipeline {
+                config.pipeline = pipeline;
+            }
+            self.current = Arc::new(config);
+        }
+        notices
+    }
+}
+
+/// Reads and parses a file if it changed; returns the new value when it was
+/// accepted. A missing file parses as `{}`.
+fn reread<T>(
+    dir: &Path,
+    file: &'static str,
+    state: &mut FileState,
+    parse: fn(&str) -> Result<T, FileError>,
+    notices: &mut Vec<ConfigNotice>,
+) -> Option<T> {
+    let text = read_if_changed(dir, file, state)?;
+    let missing = matches!(text, Ok(None));
+    match text.and_then(|text| parse(text.as_deref().unwrap_or("{}"))) {
+        Ok(value) => {
+            state.error = None;
+            notices.push(if missing {
+                ConfigNotice::Missing { file }
+            } else {
+                ConfigNotice::Loaded { file }
+            });
+            Some(value)
+        }
+        Err(error) => {
+            state.error = Some(error.clone());
+            notices.push(ConfigNotice::Rejected { error });
+            None
+        }
+    }
+}
+
+/// Reads a file when its fingerprint differs from the one last seen.
+/// `Ok(None)` means the file does not exist.
+fn read_if_changed(
+    dir: &Path,
+    file: &'static str,
+    state: &mut FileState,
+) -> Option<Result<Option<String>, FileError>> {
+    let path = dir.join(file);
+    let before = fingerprint(&path);
+    if state.seen == Some(before) {
+        return None;
+    }
+    // Recorded before reading: a write that races the read changes the
+    // fingerprint again, so the next refresh reads the file once more.
+    state.seen = Some(before);
+    if before.is_none() {
+        return Some(Ok(None));
+    }
+    Some(match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(FileError::Unreadable {
+            file,
+            message: error.to_string(),
+        }),
+    })
+}
