@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
-use intelmqd_proto::{validate_bot_id, Command};
+use clap::{Args, Parser, Subcommand};
+use intelmqd_proto::{validate_bot_id, Command, Selection};
 
 use crate::exit;
 
@@ -50,70 +50,189 @@ pub struct Cli {
     pub command: Sub,
 }
 
+/// Which bots a command without a bot id acts on.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct SelectArgs {
+    /// Act on every bot of runtime.conf, not only the botnet (botnet: true).
+    #[arg(long)]
+    pub all: bool,
+    /// Only the stream bots.
+    #[arg(long)]
+    pub stream_bots: bool,
+    /// Only the scheduled bots.
+    #[arg(long)]
+    pub scheduled_bots: bool,
+}
+
+impl SelectArgs {
+    fn any(self) -> bool {
+        self.all || self.stream_bots || self.scheduled_bots
+    }
+
+    fn selection(self) -> Selection {
+        Selection {
+            all: self.all,
+            stream_bots: self.stream_bots,
+            scheduled_bots: self.scheduled_bots,
+        }
+    }
+}
+
+const BOTNET: &str = "Without a bot id the command acts on the botnet: every bot with \
+    `botnet: true` in runtime.conf (and any bot removed from runtime.conf that still \
+    runs), all at once, one row a bot. --all acts on every bot instead; \
+    --stream-bots and --scheduled-bots keep only the bots of that run mode. The exit \
+    code is 0 only when every bot ended where it was asked to be.";
+
 #[derive(Debug, Subcommand)]
 pub enum Sub {
-    /// Start a bot.
-    #[command(long_about = "Start a bot.\n\n\
-        The daemon starts the bot's module as `<module> <bot_id>` in the background \
-        and answers once it runs. A bot that already runs is left alone (exit 0). \
-        A scheduled bot is armed on its schedule; --now also runs it once right away.\n\n\
-        With --debug the bot is run in this terminal instead, as `intelmqctl debug`.")]
+    /// Start a bot, or the botnet.
+    #[command(long_about = format!("Start a bot, or the botnet.\n\n\
+        The daemon starts a stream bot's module as `<module> <bot_id>` in the background \
+        and answers once it runs; a scheduled bot is put on its schedule. A bot that \
+        already runs is left alone (exit 0).\n\n\
+        --now runs a scheduled bot once right away instead (a stream bot just starts); \
+        with --wait the answer comes when that run ended, with its exit status. \
+        With --debug the bot is run in this terminal instead, as `intelmqctl debug`.\n\n{BOTNET}"))]
     Start {
         /// Run a scheduled bot once right away.
         #[arg(long, conflicts_with = "debug")]
         now: bool,
+        /// With --now: answer when the run has ended.
+        #[arg(long, requires = "now")]
+        wait: bool,
         /// Run the bot in the foreground of this terminal (same as `debug`).
-        #[arg(long)]
+        #[arg(long, requires = "bot_id")]
         debug: bool,
-        /// The bot, as named in runtime.conf.
-        bot_id: String,
+        /// The bot, as named in runtime.conf; without it, the botnet.
+        bot_id: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
-    /// Stop a bot.
-    #[command(long_about = "Stop a bot.\n\n\
+    /// Stop a bot, or the botnet.
+    #[command(long_about = format!("Stop a bot, or the botnet.\n\n\
         The daemon sends SIGTERM to the bot's process group and, if the bot has not \
         stopped within the stop timeout (defaults.conf `stop_timeout`, 10 s), SIGKILL. \
-        A bot that is not running is left alone (exit 0).")]
+        A scheduled bot is taken off its schedule. A bot that is not running is left \
+        alone (exit 0).\n\n{BOTNET}"))]
     Stop {
-        /// The bot, as named in runtime.conf.
-        bot_id: String,
+        /// The bot, as named in runtime.conf; without it, the botnet.
+        bot_id: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
-    /// Stop a bot, then start it again.
-    #[command(long_about = "Stop a bot, then start it again.\n\n\
-        The answer comes once the new process runs.")]
+    /// Stop a bot (or the botnet), then start it again.
+    #[command(long_about = format!("Stop a bot, then start it again.\n\n\
+        The answer comes once the new process runs.\n\n{BOTNET}"))]
     Restart {
-        /// The bot, as named in runtime.conf.
-        bot_id: String,
+        /// The bot, as named in runtime.conf; without it, the botnet.
+        bot_id: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
-    /// Ask a running bot to reload its configuration (SIGHUP).
-    #[command(long_about = "Ask a running bot to reload its configuration.\n\n\
-        The daemon sends SIGHUP to the bot. A bot that is not running gets a warning \
-        and nothing else (exit 0).")]
+    /// Ask a running bot (or the botnet) to reload its configuration.
+    #[command(long_about = format!("Ask a running bot to reload its configuration.\n\n\
+        The daemon sends SIGHUP to the bot; a scheduled bot gets the schedule now in \
+        runtime.conf. A bot that is not running is left alone (exit 0). Before that the \
+        daemon checks runtime.conf against what the bot runs with and may ask: whether to \
+        restart a bot whose run_mode changed [Y/n], whether to stop a running bot that \
+        was removed from runtime.conf [N/y]. --yes or --no answer for scripts; without \
+        a terminal and without them, the default is taken.\n\n{BOTNET}"))]
     Reload {
-        /// The bot, as named in runtime.conf.
-        bot_id: String,
+        /// The bot, as named in runtime.conf; without it, the botnet.
+        bot_id: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
-    /// Show the status of one bot or of every bot.
-    #[command(long_about = "Show the status of one bot or of every bot.\n\n\
+    /// Show the status of one bot or of the botnet.
+    #[command(long_about = "Show the status of one bot or of the botnet.\n\n\
         Prints a table: bot_id, run_mode, scheduled_time (if applicable), is on botnet, \
         status (running, stopped, running (unstable), failed), enabled_on_boot and \
         configtest. A bot that exited by itself gets a line saying how. With a bot id, \
-        the last lines of the bot's log follow the table.\n\n\
+        the last lines of the bot's log follow the table (-n sets how many).\n\n\
+        Without a bot id: the botnet; --all shows every bot.\n\n\
         With --json: a JSON array with one object a bot (also for one bot id).")]
     Status {
         /// Only this bot, with the tail of its log.
         bot_id: Option<String>,
+        /// How many log lines to show with one bot (default 10).
+        #[arg(short = 'n', long, value_name = "N", requires = "bot_id")]
+        lines: Option<usize>,
+        #[command(flatten)]
+        select: SelectArgs,
     },
     /// List every configured bot.
     #[command(long_about = "List every configured bot.\n\n\
         Prints a table: bot_id, run_mode, scheduled_time (if applicable), is on botnet.\n\n\
         With --json: a JSON array with one object a bot.")]
     List,
+    /// Check the configuration files and the bots.
+    #[command(
+        visible_alias = "check",
+        long_about = "Check the configuration files and the bots.\n\n\
+        Two kinds of check: each file must be valid JSON (the error names the file, line \
+        and column), and each bot's configuration must be usable: a known run_mode, a \
+        valid schedule_time where scheduled, its module an executable on PATH, a valid \
+        bot id; pipeline.conf must only name configured bots; no bot may run that was \
+        removed from runtime.conf without being stopped. Exit 0 only when all is valid."
+    )]
+    Configtest {
+        /// Only this bot (the files are always checked).
+        bot_id: Option<String>,
+    },
+    /// Mark a bot (or the botnet) to start at boot.
+    #[command(long_about = format!("Mark a bot to start at boot (onboot: true).\n\n\
+        Only the systemd process manager starts bots at boot. Under the PID process \
+        manager onboot is set to false and the daemon says why.\n\n{BOTNET}"))]
+    Enable {
+        /// The bot, as named in runtime.conf; without it, the botnet.
+        bot_id: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// Mark a bot (or the botnet) not to start at boot.
+    #[command(long_about = format!("Mark a bot not to start at boot (onboot: false).\n\n{BOTNET}"))]
+    Disable {
+        /// The bot, as named in runtime.conf; without it, the botnet.
+        bot_id: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// Make a bot part of the botnet (botnet: true), without starting it.
+    #[command(long_about = "Make a bot part of the botnet.\n\n\
+        Sets `botnet: true` in runtime.conf (only that value changes in the file) and in \
+        the daemon's internal configuration. The bot keeps running or stopped as it is.")]
+    AddToBotnet {
+        /// The bot, as named in runtime.conf.
+        bot_id: String,
+    },
+    /// Take a bot out of the botnet (botnet: false), without stopping it.
+    #[command(long_about = "Take a bot out of the botnet.\n\n\
+        Sets `botnet: false` in runtime.conf (only that value changes in the file) and in \
+        the daemon's internal configuration. The bot keeps running or stopped as it is.")]
+    RemoveFromBotnet {
+        /// The bot, as named in runtime.conf.
+        bot_id: String,
+    },
+    /// Run a bot once now, as its schedule would, and wait for it.
+    #[command(long_about = "Run a bot once now, as its schedule would, and wait for it.\n\n\
+        For an operator testing a schedule by hand: the daemon runs `<module> <bot_id>` \
+        once (same process group, log file and stop rules as a scheduled run) and \
+        answers when it ended. intelmqctl exits with the bot's exit status (128+N if \
+        signal N ended it).")]
+    SchedulerExec {
+        /// The bot, as named in runtime.conf.
+        bot_id: String,
+    },
     /// Run a bot in the foreground of this terminal.
-    #[command(long_about = "Run a bot in the foreground of this terminal.\n\n\
+    #[command(
+        visible_alias = "run",
+        long_about = "Run a bot in the foreground of this terminal.\n\n\
         intelmqctl asks the daemon how to run the bot (the daemon refuses while the \
-        bot runs under it) and then runs `<executable> <bot_id>` itself, with the \
+        bot runs or is scheduled) and then runs `<executable> <bot_id>` itself, with the \
         bot's environment, its input and output on this terminal. Ctrl+C goes to the \
-        bot. intelmqctl exits with the bot's exit code, or 128+N if signal N killed it.")]
+        bot. intelmqctl exits with the bot's exit code, or 128+N if signal N killed it."
+    )]
     Debug {
         /// The bot, as named in runtime.conf.
         bot_id: String,
@@ -123,7 +242,7 @@ pub enum Sub {
 /// How the daemon's questions are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
-    /// Ask at the terminal (the default).
+    /// Ask at the terminal when there is one, else take the defaults.
     Ask,
     /// `--yes`.
     Yes,
@@ -145,8 +264,6 @@ pub enum Action {
 pub struct Config {
     pub socket: PathBuf,
     pub json: bool,
-    /// Kept for the daemon's questions, which come in a later version.
-    #[allow(dead_code)]
     pub answer: Answer,
     pub action: Action,
 }
@@ -160,31 +277,74 @@ pub struct UsageError {
 }
 
 impl Cli {
-    /// Checks what clap cannot (bot ids) and builds the config.
+    /// Checks what clap cannot (bot ids, selections beside a bot id) and
+    /// builds the config.
     pub fn into_config(self) -> Result<Config, UsageError> {
         let action = match self.command {
             Sub::Start {
-                bot_id,
+                bot_id: Some(bot_id),
                 debug: true,
                 ..
             }
             | Sub::Debug { bot_id } => Action::Debug(checked(bot_id)?),
-            Sub::Start { bot_id, now, .. } => Action::Request(Command::Start {
-                bot_id: checked(bot_id)?,
+            Sub::Start {
+                bot_id,
                 now,
-            }),
-            Sub::Stop { bot_id } => Action::Request(Command::Stop {
-                bot_id: checked(bot_id)?,
-            }),
-            Sub::Restart { bot_id } => Action::Request(Command::Restart {
-                bot_id: checked(bot_id)?,
-            }),
-            Sub::Reload { bot_id } => Action::Request(Command::Reload {
-                bot_id: checked(bot_id)?,
-            }),
-            Sub::Status { bot_id } => Action::Request(Command::Status {
+                wait,
+                select,
+                ..
+            } => {
+                let (bot_id, select) = target(bot_id, select)?;
+                Action::Request(Command::Start {
+                    bot_id,
+                    now,
+                    wait,
+                    select,
+                })
+            }
+            Sub::Stop { bot_id, select } => {
+                let (bot_id, select) = target(bot_id, select)?;
+                Action::Request(Command::Stop { bot_id, select })
+            }
+            Sub::Restart { bot_id, select } => {
+                let (bot_id, select) = target(bot_id, select)?;
+                Action::Request(Command::Restart { bot_id, select })
+            }
+            Sub::Reload { bot_id, select } => {
+                let (bot_id, select) = target(bot_id, select)?;
+                Action::Request(Command::Reload { bot_id, select })
+            }
+            Sub::Status {
+                bot_id,
+                lines,
+                select,
+            } => {
+                let (bot_id, select) = target(bot_id, select)?;
+                Action::Request(Command::Status {
+                    bot_id,
+                    log_lines: lines,
+                    select,
+                })
+            }
+            Sub::Enable { bot_id, select } => {
+                let (bot_id, select) = target(bot_id, select)?;
+                Action::Request(Command::Enable { bot_id, select })
+            }
+            Sub::Disable { bot_id, select } => {
+                let (bot_id, select) = target(bot_id, select)?;
+                Action::Request(Command::Disable { bot_id, select })
+            }
+            Sub::Configtest { bot_id } => Action::Request(Command::Configtest {
                 bot_id: bot_id.map(checked).transpose()?,
-                log_lines: None,
+            }),
+            Sub::AddToBotnet { bot_id } => Action::Request(Command::AddToBotnet {
+                bot_id: checked(bot_id)?,
+            }),
+            Sub::RemoveFromBotnet { bot_id } => Action::Request(Command::RemoveFromBotnet {
+                bot_id: checked(bot_id)?,
+            }),
+            Sub::SchedulerExec { bot_id } => Action::Request(Command::SchedulerExec {
+                bot_id: checked(bot_id)?,
             }),
             Sub::List => Action::Request(Command::List),
         };
@@ -207,6 +367,24 @@ impl Cli {
             answer,
             action,
         })
+    }
+}
+
+/// A bot id, or a selection of bots, but not both.
+fn target(
+    bot_id: Option<String>,
+    select: SelectArgs,
+) -> Result<(Option<String>, Selection), UsageError> {
+    match bot_id {
+        Some(bot_id) if select.any() => Err(UsageError {
+            kind: "usage",
+            message: format!(
+                "--all, --stream-bots and --scheduled-bots choose the bots of a botnet command; \
+                 leave them out to act on {bot_id} alone, or leave out {bot_id}"
+            ),
+        }),
+        Some(bot_id) => Ok((Some(checked(bot_id)?), Selection::default())),
+        None => Ok((None, select.selection())),
     }
 }
 
@@ -246,6 +424,36 @@ mod tests {
         assert!(config(&["intelmqctl", "--yes", "list", "--no"]).is_err());
         let yes = config(&["intelmqctl", "list", "--yes"]).expect("valid");
         assert_eq!(yes.answer, Answer::Yes);
+    }
+
+    #[test]
+    fn without_a_bot_id_a_command_acts_on_a_selection() {
+        let config = config(&["intelmqctl", "stop", "--all", "--stream-bots"]).expect("valid");
+        assert_eq!(
+            config.action,
+            Action::Request(Command::Stop {
+                bot_id: None,
+                select: Selection {
+                    all: true,
+                    stream_bots: true,
+                    scheduled_bots: false
+                }
+            })
+        );
+        let error = config_error(&["intelmqctl", "stop", "a", "--all"]);
+        assert!(error.contains("--all"), "{error}");
+    }
+
+    fn config_error(args: &[&str]) -> String {
+        config(args).expect_err("refused")
+    }
+
+    #[test]
+    fn check_and_run_are_intelmq_habits() {
+        let check = config(&["intelmqctl", "check"]).expect("valid");
+        assert_eq!(check.action, Action::Request(Command::Configtest { bot_id: None }));
+        let run = config(&["intelmqctl", "run", "b"]).expect("valid");
+        assert_eq!(run.action, Action::Debug("b".into()));
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use intelmqd_proto::{
-    encode_line, Command, Reply, Request, Response, MAX_LINE_BYTES, PROTOCOL_VERSION,
+    encode_line, Answers, Command, Question, Reply, ReplyBody, Request, Response, MAX_LINE_BYTES,
+    PROTOCOL_VERSION,
 };
 
 use crate::exit;
@@ -82,23 +83,53 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
-/// Sends `command` to the daemon at `socket` and returns its response.
-pub fn request(socket: &Path, command: Command) -> Result<Response, ClientError> {
+/// Sends `command` to the daemon at `socket` and returns its response. The
+/// daemon's questions on the way are put to `prompt`; `None` from it answers
+/// with the question's default.
+pub fn request(
+    socket: &Path,
+    command: Command,
+    answers: Answers,
+    prompt: &mut dyn FnMut(&Question) -> Option<bool>,
+) -> Result<Response, ClientError> {
     let mut stream =
         UnixStream::connect(socket).map_err(|error| ClientError::unreachable(socket, error))?;
+    let request = Request::new(REQUEST_ID, command).with_answers(answers);
     stream
-        .write_all(&encode_line(&Request::new(REQUEST_ID, command)))
+        .write_all(&encode_line(&request))
         .map_err(|error| ClientError::unreachable(socket, error))?;
-    let line = read_line(socket, stream)?;
-    parse_reply(socket, &line)
+    let mut reader = BufReader::new(
+        stream
+            .try_clone()
+            .map_err(|error| ClientError::unreachable(socket, error))?,
+    );
+    loop {
+        let line = read_line(socket, &mut reader)?;
+        match parse_reply(socket, &line)? {
+            ReplyBody::Response(response) => return Ok(response),
+            ReplyBody::Question(question) => {
+                let yes = prompt(&question).unwrap_or(question.default);
+                let answer = Request::new(
+                    REQUEST_ID,
+                    Command::Answer {
+                        question: question.question,
+                        yes,
+                    },
+                );
+                stream
+                    .write_all(&encode_line(&answer))
+                    .map_err(|error| ClientError::unreachable(socket, error))?;
+            }
+        }
+    }
 }
 
 /// Reads one line, newline excluded, refusing one over the limit.
-fn read_line(socket: &Path, stream: UnixStream) -> Result<Vec<u8>, ClientError> {
+fn read_line(socket: &Path, reader: &mut BufReader<UnixStream>) -> Result<Vec<u8>, ClientError> {
     let cap = MAX_LINE_BYTES + READ_SLACK;
-    let mut reader = BufReader::new(stream).take(cap as u64);
     let mut line = Vec::new();
     reader
+        .take(cap as u64)
         .read_until(b'\n', &mut line)
         .map_err(|error| ClientError::unreachable(socket, error))?;
     if line.last() == Some(&b'\n') {
@@ -122,7 +153,7 @@ fn read_line(socket: &Path, stream: UnixStream) -> Result<Vec<u8>, ClientError> 
 
 /// Parses a reply line, checking the version before the shape so that a daemon
 /// of another version is named as such, and then the id echo.
-pub fn parse_reply(socket: &Path, line: &[u8]) -> Result<Response, ClientError> {
+pub fn parse_reply(socket: &Path, line: &[u8]) -> Result<ReplyBody, ClientError> {
     let value: serde_json::Value = serde_json::from_slice(line).map_err(|error| {
         ClientError::protocol(socket, format!("the reply is not JSON ({error})"))
     })?;
@@ -148,17 +179,18 @@ pub fn parse_reply(socket: &Path, line: &[u8]) -> Result<Response, ClientError> 
     })?;
     if reply.id != Some(REQUEST_ID) {
         let id = reply.id.map_or("null".to_owned(), |id| id.to_string());
-        let detail = reply
-            .response
-            .error
-            .map(|error| format!("; the daemon said: {}", error.message))
-            .unwrap_or_default();
+        let detail = match reply.body {
+            ReplyBody::Response(Response {
+                error: Some(error), ..
+            }) => format!("; the daemon said: {}", error.message),
+            _ => String::new(),
+        };
         return Err(ClientError::protocol(
             socket,
             format!("the reply answers request {id}, not request {REQUEST_ID}{detail}"),
         ));
     }
-    Ok(reply.response)
+    Ok(reply.body)
 }
 
 #[cfg(test)]
@@ -166,7 +198,10 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> Result<Response, ClientError> {
-        parse_reply(Path::new("/s"), line.as_bytes())
+        match parse_reply(Path::new("/s"), line.as_bytes())? {
+            ReplyBody::Response(response) => Ok(response),
+            ReplyBody::Question(question) => panic!("unexpected question {question:?}"),
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod debug;
 mod exit;
+mod prompt;
 mod render;
 
 use std::io::Write;
@@ -29,7 +30,12 @@ fn main() -> ExitCode {
 
 fn run(config: &Config) -> Output {
     match &config.action {
-        Action::Request(command) => match client::request(&config.socket, command.clone()) {
+        Action::Request(command) => match client::request(
+            &config.socket,
+            command.clone(),
+            prompt::answers(config.answer),
+            &mut prompt::ask,
+        ) {
             Ok(response) => render::response(command, &response, config.json),
             Err(error) => render::client_error(&error, config.json),
         },
@@ -41,7 +47,12 @@ fn run_debug(config: &Config, bot_id: &str) -> Output {
     let command = Command::Debug {
         bot_id: bot_id.to_owned(),
     };
-    let response = match client::request(&config.socket, command) {
+    let response = match client::request(
+        &config.socket,
+        command,
+        prompt::answers(config.answer),
+        &mut prompt::ask,
+    ) {
         Ok(response) => response,
         Err(error) => return render::client_error(&error, config.json),
     };

@@ -6,7 +6,7 @@
 use comfy_table::{presets, Table};
 use intelmqd_proto::Level;
 use intelmqd_proto::{
-    BotStatus, Command, ConfigTest, ListRow, Message, Outcome, Response, RunState,
+    ActionRow, BotStatus, Command, ConfigTest, ListRow, Message, Outcome, Response, RunState,
 };
 
 use crate::client::ClientError;
@@ -78,20 +78,88 @@ pub fn response(command: &Command, response: &Response, json: bool) -> Output {
             _ => wrong_result("list", json),
         },
         _ => {
+            let code = run_exit_code(command, response).unwrap_or(exit::SUCCESS);
             if json {
-                json_output(serde_json::to_string(response), exit::SUCCESS)
-            } else {
-                Output {
-                    stdout: messages(&response.messages),
-                    stderr: String::new(),
-                    code: exit::SUCCESS,
+                return json_output(serde_json::to_string(response), code);
+            }
+            let mut stdout = messages(&response.messages);
+            if let Some(Outcome::Actions { bots }) = &response.result {
+                if acts_on_many(command) {
+                    stdout.push_str(&actions(bots));
                 }
+            }
+            Output {
+                stdout,
+                stderr: String::new(),
+                code,
             }
         }
     }
 }
 
-/// The daemon answered `ok: false`: the messages, then the error; exit 1.
+/// True for a command given without a bot id: it acted on a selection.
+fn acts_on_many(command: &Command) -> bool {
+    match command {
+        Command::Start { bot_id, .. }
+        | Command::Stop { bot_id, .. }
+        | Command::Restart { bot_id, .. }
+        | Command::Reload { bot_id, .. }
+        | Command::Enable { bot_id, .. }
+        | Command::Disable { bot_id, .. } => bot_id.is_none(),
+        _ => false,
+    }
+}
+
+/// The exit code of a waited-for run (`scheduler-exec`, `start --now --wait`):
+/// the bot's own exit code, or 128+N for signal N.
+fn run_exit_code(command: &Command, response: &Response) -> Option<u8> {
+    let waited = matches!(
+        command,
+        Command::SchedulerExec { .. } | Command::Start { wait: true, .. }
+    );
+    if !waited {
+        return None;
+    }
+    let Some(Outcome::Actions { bots }) = &response.result else {
+        return None;
+    };
+    let exit = bots.first()?.exit.as_ref()?;
+    match (exit.code, exit.signal) {
+        (Some(code), _) => Some(u8::try_from(code).unwrap_or(exit::FAILED)),
+        (None, Some(signal)) => Some(exit::SIGNAL_BASE.saturating_add(signal as u8)),
+        (None, None) => None,
+    }
+}
+
+/// The headers of the table of a botnet action.
+pub const ACTION_HEADERS: [&str; 4] = ["bot_id", "action", "status", "detail"];
+
+/// One row a bot: what was done, where it is now, and why not when it failed.
+pub fn actions(bots: &[ActionRow]) -> String {
+    let mut table = new_table(&ACTION_HEADERS);
+    for bot in bots {
+        let action = serde_json::to_value(bot.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let detail = match (&bot.error, bot.pid, &bot.exit) {
+            (Some(error), _, _) => error.clone(),
+            (None, _, Some(exit)) => exit.description.clone(),
+            (None, Some(pid), None) => format!("pid {pid}"),
+            (None, None, None) => String::new(),
+        };
+        table.add_row(vec![
+            bot.bot_id.clone(),
+            action,
+            bot.status.table_word().to_owned(),
+            detail,
+        ]);
+    }
+    format!("{table}\n")
+}
+
+/// The daemon answered `ok: false`: the messages (and the rows of a botnet
+/// action), then the error; exit 1.
 pub fn failure(response: &Response, json: bool) -> Output {
     if json {
         return json_output(serde_json::to_string(response), exit::FAILED);
@@ -100,8 +168,14 @@ pub fn failure(response: &Response, json: bool) -> Output {
         "the daemon reported a failure without saying why; see its log",
         |error| error.message.as_str(),
     );
+    let mut stdout = messages(&response.messages);
+    if let Some(Outcome::Actions { bots }) = &response.result {
+        if bots.len() > 1 {
+            stdout.push_str(&actions(bots));
+        }
+    }
     Output {
-        stdout: messages(&response.messages),
+        stdout,
         stderr: format!("intelmqctl: error: {reason}\n"),
         code: exit::FAILED,
     }
@@ -270,6 +344,7 @@ mod tests {
             since: Some(1),
             last_exit: None,
             problems: vec![],
+            schedule: None,
         }
     }
 
@@ -277,6 +352,7 @@ mod tests {
         Command::Status {
             bot_id: bot_id.map(str::to_owned),
             log_lines: None,
+            select: Default::default(),
         }
     }
 
@@ -457,12 +533,16 @@ mod tests {
                     action: ActionKind::Started,
                     status: RunStatus::Running,
                     pid: Some(7),
+                    error: None,
+                    exit: None,
                 }],
             },
         );
         let command = Command::Start {
-            bot_id: "b".into(),
+            bot_id: Some("b".into()),
             now: false,
+            wait: false,
+            select: Default::default(),
         };
         let human = super::response(&command, &response, false);
         assert_eq!(
@@ -482,10 +562,55 @@ mod tests {
     }
 
     #[test]
+    fn a_botnet_action_gets_a_table_and_a_waited_run_its_exit_code() {
+        let row = |bot_id: &str, action, error: Option<&str>| ActionRow {
+            bot_id: bot_id.into(),
+            action,
+            status: RunStatus::Stopped,
+            pid: None,
+            error: error.map(str::to_owned),
+            exit: None,
+        };
+        let response = Response::success(
+            vec![],
+            Outcome::Actions {
+                bots: vec![
+                    row("a", ActionKind::Stopped, None),
+                    row("b", ActionKind::AlreadyStopped, None),
+                ],
+            },
+        );
+        let botnet = Command::Stop {
+            bot_id: None,
+            select: Default::default(),
+        };
+        let human = super::response(&botnet, &response, false);
+        let lines: Vec<&str> = human.stdout.lines().collect();
+        assert_eq!(cells(lines[0]), ACTION_HEADERS);
+        assert_eq!(cells(lines[2]), ["a", "stopped", "stopped", ""]);
+        assert_eq!(cells(lines[3]), ["b", "already-stopped", "stopped", ""]);
+
+        let mut ran = row("s", ActionKind::Ran, None);
+        ran.exit = Some(ExitInfo {
+            code: Some(5),
+            signal: None,
+            at: 0,
+            description: "exited with code 5".into(),
+        });
+        let response = Response::success(vec![], Outcome::Actions { bots: vec![ran] });
+        let exec = Command::SchedulerExec { bot_id: "s".into() };
+        assert_eq!(super::response(&exec, &response, false).code, 5);
+        assert_eq!(super::response(&exec, &response, true).code, 5);
+    }
+
+    #[test]
     fn daemon_errors_exit_1() {
         let mut response = Response::failure(ErrorKind::UnknownBot, "no bot \"x\" in runtime.conf");
         response.messages = vec![Message::new(Level::Warning, None, "first")];
-        let command = Command::Stop { bot_id: "x".into() };
+        let command = Command::Stop {
+            bot_id: Some("x".into()),
+            select: Default::default(),
+        };
         let human = super::response(&command, &response, false);
         assert_eq!(
             human,

@@ -78,6 +78,7 @@ fn a_bot() -> BotStatus {
         since: None,
         last_exit: None,
         problems: vec![],
+        schedule: None,
     }
 }
 
@@ -209,6 +210,8 @@ fn an_action_prints_the_daemons_messages_and_exits_0() {
                 action: ActionKind::Started,
                 status: RunStatus::Running,
                 pid: Some(9),
+                error: None,
+                exit: None,
             }],
         },
     ));

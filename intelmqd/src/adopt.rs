@@ -19,6 +19,7 @@ pub struct Recovered {
     pub process: Option<BotProcess>,
     pub snapshot: BotSnapshot,
     pub effective: Option<BotConfig>,
+    pub pipeline: Option<serde_json::Value>,
 }
 
 /// Reads the state an earlier daemon left and adopts its running bots.
@@ -105,6 +106,7 @@ fn recover_one(
         process,
         snapshot,
         effective,
+        pipeline: saved.and_then(|s| s.pipeline.clone()),
     })
 }
 

@@ -265,8 +265,7 @@ impl BotTask {
         let pid = process.pid();
         if let Err(error) = pidfile::write(&self.state_dir, &id, pid) {
             // An untracked bot is worse than a bot that did not start.
-            let _ = process.signal_group(Signal::SIGKILL);
-            let _ = process.finish();
+            process.kill_now();
             let text = format!(
                 "{id} was not started: cannot write its pid file {}: {error}",
                 pidfile::path(&self.state_dir, &id).display()

@@ -14,6 +14,10 @@ use tokio::net::{UnixListener, UnixSocket, UnixStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use intelmqd_proto::{Answers, Command, Question, Request};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+
 use crate::supervisor::SupervisorHandle;
 
 /// Why the control socket could not be bound.
@@ -79,30 +83,131 @@ pub async fn serve(
 }
 
 async fn serve_connection(stream: UnixStream, supervisor: SupervisorHandle) {
-    let (read_half, mut write_half) = stream.into_split();
-    let mut reader = BufReader::new(read_half);
+    let (read_half, write_half) = stream.into_split();
+    let mut connection = Connection {
+        reader: BufReader::new(read_half),
+        writer: write_half,
+    };
     loop {
-        let reply = match next_line(&mut reader, MAX_LINE_BYTES).await {
-            Ok(Some(Line::Complete(line))) => answer(&line, &supervisor).await,
-            Ok(Some(Line::TooLong)) => Reply::response(
-                None,
-                Response::failure(
-                    ErrorKind::LineTooLong,
-                    format!(
-                        "the request line is longer than {MAX_LINE_BYTES} bytes; it was discarded"
-                    ),
-                ),
-            ),
+        let reply = match next_line(&mut connection.reader, MAX_LINE_BYTES).await {
+            Ok(Some(Line::Complete(line))) => match decode(&line) {
+                Ok(request) => match connection.serve(request, &supervisor).await {
+                    Ok(reply) => reply,
+                    Err(error) => {
+                        tracing::debug!("connection closed during a question: {error}");
+                        return;
+                    }
+                },
+                Err(reply) => reply,
+            },
+            Ok(Some(Line::TooLong)) => too_long(),
             Ok(None) => return,
             Err(error) => {
                 tracing::debug!("connection closed: {error}");
                 return;
             }
         };
-        if write_half.write_all(&encode_line(&reply)).await.is_err() {
+        if connection.send(&reply).await.is_err() {
             return;
         }
     }
+}
+
+struct Connection {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl Connection {
+    async fn send(&mut self, reply: &Reply) -> io::Result<()> {
+        self.writer.write_all(&encode_line(reply)).await
+    }
+
+    /// Serves one request; questions the daemon has on the way are sent as
+    /// `question` lines and their answers read from the same connection.
+    async fn serve(&mut self, request: Request, supervisor: &SupervisorHandle) -> io::Result<Reply> {
+        let (ask, mut questions) = mpsc::channel(1);
+        let ask = (request.answers == Answers::Ask).then_some(ask);
+        let pending = supervisor.request(request.command, request.answers, ask);
+        tokio::pin!(pending);
+        let mut number = 0;
+        loop {
+            tokio::select! {
+                response = &mut pending => return Ok(Reply::response(Some(request.id), response)),
+                Some(question) = questions.recv() => {
+                    number += 1;
+                    let asked = Question {
+                        question: number,
+                        bot_id: Some(question.bot_id.clone()),
+                        text: question.text.clone(),
+                        default: question.default,
+                    };
+                    self.send(&Reply::question(request.id, asked)).await?;
+                    if let Some(yes) = self.read_answer(request.id, number).await? {
+                        let _ = question.answer.send(yes);
+                    }
+                    // Without an answer the sender is dropped here, and the
+                    // asker takes the default and says so.
+                }
+            }
+        }
+    }
+
+    /// Reads the answer to question `number` of request `id`. Anything else
+    /// gets an error reply and counts as no answer.
+    async fn read_answer(&mut self, id: u64, number: u32) -> io::Result<Option<bool>> {
+        let line = match next_line(&mut self.reader, MAX_LINE_BYTES).await? {
+            None => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the client left before answering",
+                ))
+            }
+            Some(Line::TooLong) => {
+                self.send(&too_long()).await?;
+                return Ok(None);
+            }
+            Some(Line::Complete(line)) => line,
+        };
+        let refusal = match decode(&line) {
+            Ok(Request {
+                id: answer_id,
+                command: Command::Answer { question, yes },
+                ..
+            }) if answer_id == id && question == number => return Ok(Some(yes)),
+            Ok(other) => Reply::response(
+                Some(other.id),
+                Response::failure(
+                    ErrorKind::BadRequest,
+                    format!(
+                        "expected the answer to question {number} of request {id} \
+                         ({{\"v\":1,\"id\":{id},\"command\":\"answer\",\"question\":{number},\"yes\":true}}); \
+                         the question's default is taken"
+                    ),
+                ),
+            ),
+            Err(reply) => reply,
+        };
+        self.send(&refusal).await?;
+        Ok(None)
+    }
+}
+
+fn too_long() -> Reply {
+    Reply::response(
+        None,
+        Response::failure(
+            ErrorKind::LineTooLong,
+            format!("the request line is longer than {MAX_LINE_BYTES} bytes; it was discarded"),
+        ),
+    )
+}
+
+/// Decodes a line; a bad one becomes the error reply for it.
+fn decode(line: &[u8]) -> Result<Request, Reply> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    decode_request(line)
+        .map_err(|error| Reply::response(error.id, Response::failure(error.kind, error.message)))
 }
 
 /// One line read from a client.
@@ -152,17 +257,6 @@ async fn next_line<R: AsyncBufRead + Unpin>(
                 Line::Complete(line)
             }));
         }
-    }
-}
-
-async fn answer(line: &[u8], supervisor: &SupervisorHandle) -> Reply {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    match decode_request(line) {
-        Ok(request) => {
-            let response = supervisor.request(request.command).await;
-            Reply::response(Some(request.id), response)
-        }
-        Err(error) => Reply::response(error.id, Response::failure(error.kind, error.message)),
     }
 }
 

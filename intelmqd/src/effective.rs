@@ -33,6 +33,9 @@ impl Default for EffectiveState {
 pub struct EffectiveBot {
     /// The runtime.conf entry the bot was last successfully acted on with.
     pub config: Value,
+    /// Its queues in pipeline.conf at that time.
+    #[serde(default)]
+    pub pipeline: Option<Value>,
     pub state: RunState,
     #[serde(default)]
     pub pid: Option<u32>,
@@ -90,6 +93,7 @@ mod tests {
             "b".into(),
             EffectiveBot {
                 config: serde_json::json!({"module": "m", "z": 1, "a": 2}),
+                pipeline: None,
                 state: RunState::Running,
                 pid: Some(7),
                 start_time: Some(99),

@@ -6,7 +6,9 @@
 //! client connection speaks the protocol ([`control`]), and one task writes the
 //! effective state ([`persist`]). `docs/architecture.md` draws the picture.
 
+pub mod actions;
 pub mod adopt;
+pub mod asker;
 pub mod bot;
 pub mod config;
 pub mod control;
@@ -16,9 +18,12 @@ pub mod launch;
 pub mod logtail;
 pub mod persist;
 pub mod pidfile;
+pub mod plan;
 pub mod process;
+pub mod reconcile;
 pub mod status;
 pub mod supervisor;
+pub mod writer;
 
 use std::path::PathBuf;
 

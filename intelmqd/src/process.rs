@@ -231,6 +231,16 @@ impl BotProcess {
         }
     }
 
+    /// Kills the whole group at once and reaps the leader: undoes a start.
+    pub fn kill_now(self) {
+        let _ = self.signal_group(Signal::SIGKILL);
+        if self.is_child {
+            // SIGKILL cannot be caught; the wait is as long as the kernel
+            // needs to tear the process down.
+            let _ = waitpid(self.pid, None);
+        }
+    }
+
     fn signal_stragglers(&self, signal: Signal) -> io::Result<()> {
         for member in process_group_members(self.pid) {
             let Ok(fd) = pidfd_open(member) else { continue };

@@ -19,9 +19,7 @@ pub fn bot_status(
     let shown = configured.or(effective);
     let mut problems = shown.map(|c| c.problems.clone()).unwrap_or_default();
     if configured.is_none() {
-        problems.push(format!(
-            "{bot_id} is not in runtime.conf; the daemon still tracks it from its effective configuration"
-        ));
+        problems.push(crate::reconcile::unstable_hint(bot_id));
     } else if !module_found {
         if let Some(module) = shown.and_then(|c| c.module.as_deref()) {
             problems.push(format!("module {module:?} is not an executable on PATH"));
@@ -51,6 +49,7 @@ pub fn bot_status(
         since: snapshot.since,
         last_exit: snapshot.last_exit.clone(),
         problems,
+        schedule: None,
     }
 }
 

@@ -14,10 +14,11 @@ mod request;
 
 pub use bot_id::{validate_bot_id, BotIdError, MAX_BOT_ID_LEN};
 pub use reply::{
-    ActionKind, ActionRow, BotStatus, ConfigTest, ErrorBody, ErrorKind, ExitInfo, Level, ListRow,
-    Message, Outcome, Reply, Response, RunState, RunStatus,
+    ActionKind, ActionRow, BotProblems, BotStatus, ConfigTest, ErrorBody, ErrorKind, ExitInfo,
+    FileCheck, Level, ListRow, Message, Outcome, Question, Reply, ReplyBody, Response, RunState,
+    RunStatus, ScheduleInfo,
 };
-pub use request::{decode_request, Command, DecodeError, Request};
+pub use request::{decode_request, Answers, Command, DecodeError, Request, Selection};
 
 /// The protocol version this build speaks. A request carrying another version is
 /// answered with a `version-mismatch` error that names both.
@@ -32,7 +33,7 @@ pub fn encode_line<T: serde::Serialize>(message: &T) -> Vec<u8> {
     // Serialising our own types cannot fail: they hold no maps with non-string
     // keys and no types whose Serialize impl can refuse.
     let mut line = serde_json::to_vec(message).unwrap_or_else(|error| {
-        format!(r#"{{"v":{PROTOCOL_VERSION},"type":"response","ok":false,"error":{{"kind":"internal","message":"cannot encode reply: {error}"}}}}"#)
+        format!(r#"{{"v":{PROTOCOL_VERSION},"id":null,"type":"response","ok":false,"error":{{"kind":"internal","message":"cannot encode reply: {error}"}}}}"#)
             .into_bytes()
     });
     line.push(b'\n');

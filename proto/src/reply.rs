@@ -1,5 +1,6 @@
-//! Replies: what the daemon answers. Every reply is one line tagged by `type`;
-//! today the only type is `response`, the final answer to one request.
+//! Replies: what the daemon answers. Every reply is one line tagged by `type`:
+//! a `response` is the final answer to one request; a `question` asks the
+//! client to decide something before the request can go on.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,18 +13,19 @@ use crate::PROTOCOL_VERSION;
 pub struct Reply {
     pub v: u32,
     pub id: Option<u64>,
-    #[serde(rename = "type")]
-    pub kind: ReplyKind,
     #[serde(flatten)]
-    pub response: Response,
+    pub body: ReplyBody,
 }
 
-/// What kind of line a reply is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ReplyKind {
+/// What a reply line carries, named on the wire by `"type"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ReplyBody {
     /// The final answer to a request.
-    Response,
+    Response(Response),
+    /// A question; the client answers with an `answer` request carrying the
+    /// same request id and the question's number.
+    Question(Question),
 }
 
 impl Reply {
@@ -31,10 +33,30 @@ impl Reply {
         Reply {
             v: PROTOCOL_VERSION,
             id,
-            kind: ReplyKind::Response,
-            response,
+            body: ReplyBody::Response(response),
         }
     }
+
+    pub fn question(id: u64, question: Question) -> Self {
+        Reply {
+            v: PROTOCOL_VERSION,
+            id: Some(id),
+            body: ReplyBody::Question(question),
+        }
+    }
+}
+
+/// A yes/no question of the spec, such as "Do you want to stop the bot …? [N/y]".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    /// Numbers the questions of one request, from 1.
+    pub question: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_id: Option<String>,
+    /// The question as the spec words it, ending in `[Y/n]` or `[N/y]`.
+    pub text: String,
+    /// The answer taken when nobody answers.
+    pub default: bool,
 }
 
 /// The answer to one request. `ok` is true when everything asked was done (or
@@ -159,6 +181,12 @@ pub enum Outcome {
     List {
         bots: Vec<ListRow>,
     },
+    /// The result of configtest: each file, and each bot with its problems.
+    Configtest {
+        valid: bool,
+        files: Vec<FileCheck>,
+        bots: Vec<BotProblems>,
+    },
     /// How to run a bot in the client's foreground: the daemon checked that it
     /// is not running and resolved its executable.
     Debug {
@@ -176,6 +204,33 @@ pub struct ActionRow {
     pub action: ActionKind,
     pub status: RunStatus,
     pub pid: Option<u32>,
+    /// Why the action failed, for a row whose action is `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How a run ended, for `start --now --wait` and `scheduler-exec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ExitInfo>,
+}
+
+/// One configuration file as configtest found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCheck {
+    pub file: String,
+    pub valid: bool,
+    /// What is wrong, naming the line and column for a JSON syntax error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
+
+/// One bot as configtest found it; `problems` is empty when it is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotProblems {
+    pub bot_id: String,
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +245,26 @@ pub enum ActionKind {
     Restarted,
     Reloaded,
     NotRunning,
+    /// A scheduled bot was put on its schedule.
+    Scheduled,
+    AlreadyScheduled,
+    /// A scheduled bot was taken off its schedule.
+    Unscheduled,
+    /// A scheduled bot's schedule was replaced by the one in runtime.conf.
+    Rescheduled,
+    /// A one-off run was launched and not waited for.
+    Launched,
+    /// A one-off run was launched and waited for; `exit` says how it ended.
+    Ran,
+    /// The bot's configuration was changed (enable, disable, add-to-botnet…).
+    Updated,
+    /// The configuration already said so.
+    Unchanged,
+    /// Nothing was done, on purpose (a question answered no, …).
+    Skipped,
+    /// The bot was stopped and its configuration dropped from the daemon's
+    /// internal configurations.
+    Forgotten,
     Failed,
 }
 
@@ -228,6 +303,8 @@ pub enum RunState {
     /// Exited by itself; `last_exit` says how.
     Exited,
     Failed,
+    /// A scheduled bot waiting for its next tick (no process now).
+    Scheduled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,6 +346,25 @@ pub struct BotStatus {
     /// What configtest found wrong with the bot, empty when valid.
     #[serde(default)]
     pub problems: Vec<String>,
+    /// For a scheduled bot: its next and its last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleInfo>,
+}
+
+/// What `status` shows of a scheduled bot's runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleInfo {
+    /// Unix time in seconds of the next tick, when scheduled.
+    pub next_run: Option<u64>,
+    /// Unix time in seconds when the last run started.
+    pub last_run_started: Option<u64>,
+    /// How long the last run took, in milliseconds, once it ended.
+    pub last_run_duration_ms: Option<u64>,
+    /// How the last run ended.
+    pub last_run_exit: Option<ExitInfo>,
+    /// Ticks skipped because the previous run was still going.
+    #[serde(default)]
+    pub skipped_ticks: u64,
 }
 
 /// One bot in a list answer.
@@ -314,6 +410,7 @@ mod tests {
             since: Some(1),
             last_exit: None,
             problems: vec![],
+            schedule: None,
         };
         let reply = Reply::response(
             Some(1),

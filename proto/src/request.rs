@@ -7,7 +7,8 @@ use crate::reply::ErrorKind;
 use crate::PROTOCOL_VERSION;
 
 /// One request: the protocol version, an id chosen by the client (echoed in the
-/// reply), and the command with its arguments.
+/// reply), how the daemon's questions are answered, and the command with its
+/// arguments.
 ///
 /// On the wire: `{"v":1,"id":7,"command":"start","bot_id":"my-bot"}`.
 ///
@@ -17,6 +18,8 @@ use crate::PROTOCOL_VERSION;
 pub struct Request {
     pub v: u32,
     pub id: u64,
+    #[serde(skip_serializing_if = "Answers::is_default")]
+    pub answers: Answers,
     #[serde(flatten)]
     pub command: Command,
 }
@@ -26,41 +29,137 @@ impl Request {
         Request {
             v: PROTOCOL_VERSION,
             id,
+            answers: Answers::Default,
             command,
         }
     }
+
+    pub fn with_answers(mut self, answers: Answers) -> Self {
+        self.answers = answers;
+        self
+    }
 }
 
-/// The commands of the protocol, named on the wire by `"command"`.
+/// How the questions the daemon has during a request are answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Answers {
+    /// Take each question's default and say so in the answer's messages.
+    #[default]
+    Default,
+    /// Answer yes to every question (`intelmqctl --yes`).
+    Yes,
+    /// Answer no to every question (`intelmqctl --no`).
+    No,
+    /// Send each question to the client as a `question` line and wait for an
+    /// `answer` request on the same connection.
+    Ask,
+}
+
+impl Answers {
+    fn is_default(&self) -> bool {
+        *self == Answers::Default
+    }
+}
+
+/// Which bots a command without a bot id acts on: the botnet (bots with
+/// `botnet: true`) by default, or every bot with `all`, optionally only those
+/// of one run mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub all: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stream_bots: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub scheduled_bots: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// The commands of the protocol, named on the wire by `"command"`. Where
+/// `bot_id` is optional, leaving it out acts on the bots that `select` picks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Command {
     /// Version handshake: answered with the daemon's version and protocol.
     Hello,
-    /// Start a bot; `now` runs a scheduled bot once right away.
+    /// Start a bot; `now` runs a scheduled bot once right away, and `wait`
+    /// answers only when that run has ended.
     Start {
-        bot_id: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot_id: Option<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
         now: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        wait: bool,
+        #[serde(flatten)]
+        select: Selection,
     },
     /// Stop a bot: SIGTERM to its process group, SIGKILL after the stop timeout.
-    Stop { bot_id: String },
+    Stop {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot_id: Option<String>,
+        #[serde(flatten)]
+        select: Selection,
+    },
     /// Stop then start a bot; answered when the new process runs.
-    Restart { bot_id: String },
+    Restart {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot_id: Option<String>,
+        #[serde(flatten)]
+        select: Selection,
+    },
     /// Ask a running bot to reload its configuration (SIGHUP).
-    Reload { bot_id: String },
-    /// The status of one bot (with the tail of its log) or of every bot.
+    Reload {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot_id: Option<String>,
+        #[serde(flatten)]
+        select: Selection,
+    },
+    /// The status of one bot (with the tail of its log) or of the selected bots.
     Status {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bot_id: Option<String>,
         /// How many log lines to return with a single bot's status (default 10).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         log_lines: Option<usize>,
+        #[serde(flatten)]
+        select: Selection,
     },
     /// Every configured bot with its run mode, schedule and botnet membership.
     List,
     /// Ask whether a bot may be run in the client's foreground, and how.
     Debug { bot_id: String },
+    /// Check the configuration files and the bots (one bot, or all).
+    Configtest {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot_id: Option<String>,
+    },
+    /// Set `onboot: true` (where the process manager supports it).
+    Enable {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot_id: Option<String>,
+        #[serde(flatten)]
+        select: Selection,
+    },
+    /// Set `onboot: false`.
+    Disable {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot_id: Option<String>,
+        #[serde(flatten)]
+        select: Selection,
+    },
+    /// Set `botnet: true` in runtime.conf and the effective configuration.
+    AddToBotnet { bot_id: String },
+    /// Set `botnet: false` in runtime.conf and the effective configuration.
+    RemoveFromBotnet { bot_id: String },
+    /// Run a bot once now, as its schedule would, and answer when it ended.
+    SchedulerExec { bot_id: String },
+    /// The answer to a `question` the daemon sent during the request `id`.
+    Answer { question: u32, yes: bool },
 }
 
 impl Command {
@@ -75,13 +174,52 @@ impl Command {
             Command::Status { .. } => "status",
             Command::List => "list",
             Command::Debug { .. } => "debug",
+            Command::Configtest { .. } => "configtest",
+            Command::Enable { .. } => "enable",
+            Command::Disable { .. } => "disable",
+            Command::AddToBotnet { .. } => "add-to-botnet",
+            Command::RemoveFromBotnet { .. } => "remove-from-botnet",
+            Command::SchedulerExec { .. } => "scheduler-exec",
+            Command::Answer { .. } => "answer",
         }
     }
 
     /// Every command name the protocol knows, for error messages.
     pub const NAMES: &'static [&'static str] = &[
-        "hello", "start", "stop", "restart", "reload", "status", "list", "debug",
+        "hello",
+        "start",
+        "stop",
+        "restart",
+        "reload",
+        "status",
+        "list",
+        "debug",
+        "configtest",
+        "enable",
+        "disable",
+        "add-to-botnet",
+        "remove-from-botnet",
+        "scheduler-exec",
+        "answer",
     ];
+
+    /// The arguments each command accepts, for rejecting unknown ones (serde's
+    /// `deny_unknown_fields` does not combine with flattened fields).
+    fn arguments(name: &str) -> &'static [&'static str] {
+        const SELECT: [&str; 3] = ["all", "stream_bots", "scheduled_bots"];
+        match name {
+            "start" => &["bot_id", "now", "wait", SELECT[0], SELECT[1], SELECT[2]],
+            "stop" | "restart" | "reload" | "enable" | "disable" => {
+                &["bot_id", SELECT[0], SELECT[1], SELECT[2]]
+            }
+            "status" => &["bot_id", "log_lines", SELECT[0], SELECT[1], SELECT[2]],
+            "debug" | "add-to-botnet" | "remove-from-botnet" | "scheduler-exec" | "configtest" => {
+                &["bot_id"]
+            }
+            "answer" => &["question", "yes"],
+            _ => &[],
+        }
+    }
 }
 
 /// A line that is not a valid request. `id` is set when the line was a JSON
@@ -158,9 +296,36 @@ pub fn decode_request(line: &[u8]) -> Result<Request, DecodeError> {
             ),
         ));
     }
+    let answers = match object.get("answers") {
+        None => Answers::Default,
+        Some(value) => serde_json::from_value(value.clone()).map_err(|_| {
+            fail(
+                ErrorKind::BadRequest,
+                format!("\"answers\" must be \"default\", \"yes\", \"no\" or \"ask\", not {value}"),
+            )
+        })?,
+    };
     let mut arguments = object.clone();
-    arguments.remove("v");
-    arguments.remove("id");
+    for envelope in ["v", "id", "answers"] {
+        arguments.remove(envelope);
+    }
+    let allowed = Command::arguments(&command);
+    if let Some(unknown) = arguments
+        .keys()
+        .find(|key| key.as_str() != "command" && !allowed.contains(&key.as_str()))
+    {
+        return Err(fail(
+            ErrorKind::BadRequest,
+            format!(
+                "bad arguments for {command:?}: unknown field {unknown:?}; it takes {}",
+                if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+        ));
+    }
     let command = serde_json::from_value::<Command>(serde_json::Value::Object(arguments)).map_err(
         |error| {
             fail(
@@ -172,6 +337,7 @@ pub fn decode_request(line: &[u8]) -> Result<Request, DecodeError> {
     Ok(Request {
         v: PROTOCOL_VERSION,
         id,
+        answers,
         command,
     })
 }
@@ -182,29 +348,66 @@ mod tests {
 
     #[test]
     fn round_trips_every_command() {
+        let a = || Some("a".to_owned());
+        let some = Selection {
+            all: true,
+            stream_bots: true,
+            scheduled_bots: false,
+        };
         let commands = vec![
             Command::Hello,
             Command::Start {
-                bot_id: "a".into(),
+                bot_id: a(),
                 now: true,
+                wait: true,
+                select: Selection::default(),
             },
-            Command::Stop { bot_id: "a".into() },
-            Command::Restart { bot_id: "a".into() },
-            Command::Reload { bot_id: "a".into() },
+            Command::Stop {
+                bot_id: None,
+                select: some,
+            },
+            Command::Restart {
+                bot_id: a(),
+                select: Selection::default(),
+            },
+            Command::Reload {
+                bot_id: a(),
+                select: Selection::default(),
+            },
             Command::Status {
-                bot_id: Some("a".into()),
+                bot_id: a(),
                 log_lines: Some(3),
+                select: Selection::default(),
             },
             Command::Status {
                 bot_id: None,
                 log_lines: None,
+                select: some,
             },
             Command::List,
             Command::Debug { bot_id: "a".into() },
+            Command::Configtest { bot_id: None },
+            Command::Enable {
+                bot_id: a(),
+                select: Selection::default(),
+            },
+            Command::Disable {
+                bot_id: None,
+                select: some,
+            },
+            Command::AddToBotnet { bot_id: "a".into() },
+            Command::RemoveFromBotnet { bot_id: "a".into() },
+            Command::SchedulerExec { bot_id: "a".into() },
+            Command::Answer {
+                question: 1,
+                yes: true,
+            },
         ];
-        assert_eq!(commands.len(), Command::NAMES.len() + 1);
+        let mut names: Vec<_> = commands.iter().map(Command::name).collect();
+        names.dedup();
+        assert_eq!(names, Command::NAMES, "every command is covered");
         for (id, command) in commands.into_iter().enumerate() {
-            let request = Request::new(id as u64, command);
+            let request = Request::new(id as u64, command).with_answers(Answers::Ask);
             let line = crate::encode_line(&request);
             assert_eq!(line.last(), Some(&b'\n'));
             let decoded = decode_request(&line[..line.len() - 1]).expect("decodes");
@@ -219,8 +422,10 @@ mod tests {
         assert_eq!(
             request.command,
             Command::Start {
-                bot_id: "my-bot".into(),
-                now: false
+                bot_id: Some("my-bot".into()),
+                now: false,
+                wait: false,
+                select: Selection::default(),
             }
         );
     }
@@ -247,9 +452,13 @@ mod tests {
         assert_eq!((error.kind, error.id), (ErrorKind::UnknownCommand, Some(4)));
         assert!(error.message.contains("explode"));
 
-        let error = decode_request(br#"{"v":1,"id":5,"command":"start"}"#).unwrap_err();
+        let error = decode_request(br#"{"v":1,"id":5,"command":"debug"}"#).unwrap_err();
         assert_eq!((error.kind, error.id), (ErrorKind::BadRequest, Some(5)));
         assert!(error.message.contains("bot_id"), "{}", error.message);
+
+        let error =
+            decode_request(br#"{"v":1,"id":5,"command":"list","answers":"maybe"}"#).unwrap_err();
+        assert!(error.message.contains("answers"), "{}", error.message);
 
         let error = decode_request(br#"{"v":1,"id":6,"command":"stop","bot_id":"a","force":1}"#)
             .unwrap_err();

@@ -96,6 +96,16 @@ impl ConfigStore {
         &self.current
     }
 
+    /// Why `file` is currently rejected, if it is.
+    pub fn file_error(&self, file: &str) -> Option<&FileError> {
+        match file {
+            RUNTIME_FILE => self.runtime.error.as_ref(),
+            DEFAULTS_FILE => self.defaults.error.as_ref(),
+            PIPELINE_FILE => self.pipeline.error.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The errors of files currently rejected, one line each.
     pub fn file_errors(&self) -> Vec<String> {
         [&self.runtime, &self.defaults, &self.pipeline]

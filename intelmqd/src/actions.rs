@@ -1,0 +1,211 @@
+//! Carrying out one bot's plan: asking its question, writing its entry back
+//! into runtime.conf, driving its task, changing its flags. Runs in a task of
+//! its own per bot, so a botnet command acts on all its bots at once; the
+//! result goes back to the supervisor, which records it.
+
+use std::time::Duration;
+
+use intelmqd_proto::{ActionKind, ErrorBody, ErrorKind, ExitInfo, Level, Message};
+use serde_json::Value;
+
+use crate::asker::Asker;
+use crate::bot::{ActionReport, BotHandle};
+use crate::config::BotConfig;
+use crate::plan::{BotPlan, Effect, Op, Step};
+use crate::writer::ConfigWriter;
+use crate::{launch, Paths};
+
+/// What every bot's action of one request shares.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub paths: Paths,
+    pub stop_timeout: Duration,
+    pub writer: ConfigWriter,
+    pub asker: Asker,
+}
+
+/// One bot to act on.
+#[derive(Debug)]
+pub struct Target {
+    pub plan: BotPlan,
+    pub handle: BotHandle,
+    /// The entry and queues the bot was last acted on with, for writing back.
+    pub effective: Option<(Value, Option<Value>)>,
+    /// The bot's queues in pipeline.conf now, to record on start.
+    pub pipeline: Option<Value>,
+}
+
+/// How the daemon's record of the bot changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Keep,
+    /// Acted on with this entry and these queues.
+    Set(BotConfig, Option<Value>),
+    /// A flag of the entry changed.
+    Flag(&'static str, bool),
+    /// Dropped from the internal configurations.
+    Forget,
+}
+
+/// The result of one bot's action.
+#[derive(Debug, Clone)]
+pub struct BotResult {
+    pub bot_id: String,
+    pub messages: Vec<Message>,
+    pub outcome: Result<ActionKind, ErrorBody>,
+    pub exit: Option<ExitInfo>,
+    pub record: Record,
+}
+
+/// Carries out `target`'s plan.
+pub async fn execute(target: Target, context: &Context) -> BotResult {
+    let Target {
+        plan,
+        handle,
+        effective,
+        pipeline,
+    } = target;
+    let bot_id = plan.bot_id.clone();
+    let mut result = BotResult {
+        bot_id: bot_id.clone(),
+        messages: plan.messages,
+        outcome: Ok(ActionKind::Skipped),
+        exit: None,
+        record: Record::Keep,
+    };
+    let effect = match plan.step {
+        Step::Refuse(error) => {
+            result.outcome = Err(error);
+            return result;
+        }
+        Step::Do(effect) => effect,
+        Step::Ask {
+            text,
+            default,
+            yes,
+            no,
+        } => {
+            let (answer, message) = context.asker.ask(&bot_id, &text, default).await;
+            result.messages.push(message);
+            if answer {
+                yes
+            } else {
+                no
+            }
+        }
+    };
+    let Effect {
+        restore,
+        op,
+        forget,
+        note,
+    } = effect;
+    if restore {
+        match effective {
+            Some((entry, queues)) => match context.writer.restore(&bot_id, entry, queues).await {
+                Ok(()) => result.messages.extend(note),
+                Err(error) => result.messages.push(Message::new(
+                    Level::Error,
+                    Some(&bot_id),
+                    format!(
+                        "{bot_id} was removed from runtime.conf while running and could not be written back: {error}. Its configuration is kept in the internal runtime configuration."
+                    ),
+                )),
+            },
+            None => result.messages.extend(note),
+        }
+    } else {
+        result.messages.extend(note);
+    }
+    let report = match op {
+        Op::Keep(kind) => ActionReport {
+            messages: Vec::new(),
+            outcome: Ok(kind),
+        },
+        Op::Stop => handle.stop(context.stop_timeout).await,
+        Op::Start(config) => match launch_of(context, &config) {
+            Ok(launch) => {
+                let report = handle.start(launch).await;
+                if report.outcome.is_ok() {
+                    result.record = Record::Set(config, pipeline);
+                }
+                report
+            }
+            Err(error) => refused(error),
+        },
+        Op::Restart(config) => match launch_of(context, &config) {
+            Ok(launch) => {
+                let report = handle.restart(launch, context.stop_timeout).await;
+                if report.outcome.is_ok() {
+                    result.record = Record::Set(config, pipeline);
+                }
+                report
+            }
+            Err(error) => refused(error),
+        },
+        Op::Reload(config) => {
+            let report = handle.reload().await;
+            if report.outcome == Ok(ActionKind::Reloaded) {
+                result.record = Record::Set(config, pipeline);
+            }
+            report
+        }
+        Op::RunOnce { config, .. } => refused(ErrorBody {
+            kind: ErrorKind::InvalidConfig,
+            message: format!(
+                "{} is a scheduled bot; this daemon does not run scheduled bots yet",
+                config.bot_id
+            ),
+        }),
+        Op::SetFlag { key, value } => match context.writer.set_flag(&bot_id, key, value).await {
+            Ok(changed) => {
+                result.record = Record::Flag(key, value);
+                ActionReport {
+                    messages: vec![Message::new(
+                        Level::Info,
+                        Some(&bot_id),
+                        if changed {
+                            format!("{key} of {bot_id} is now {value} in runtime.conf.")
+                        } else {
+                            format!("{key} of {bot_id} is already {value} in runtime.conf.")
+                        },
+                    )],
+                    outcome: Ok(if changed {
+                        ActionKind::Updated
+                    } else {
+                        ActionKind::Unchanged
+                    }),
+                }
+            }
+            Err(error) => refused(ErrorBody {
+                kind: ErrorKind::ActionFailed,
+                message: format!("cannot change {key} of {bot_id} in runtime.conf: {error}"),
+            }),
+        },
+    };
+    result.messages.extend(report.messages);
+    result.outcome = report.outcome;
+    if forget && result.outcome.is_ok() {
+        result.record = Record::Forget;
+        result.outcome = Ok(ActionKind::Forgotten);
+    }
+    result
+}
+
+fn launch_of(context: &Context, config: &BotConfig) -> Result<crate::process::Launch, ErrorBody> {
+    let module = config.module.as_deref().unwrap_or_default();
+    launch::launch_for(&context.paths, &config.bot_id, module).map_err(|reason| ErrorBody {
+        kind: ErrorKind::InvalidConfig,
+        message: format!("{} cannot be started: {reason}", config.bot_id),
+    })
+}
+
+/// An action refused before the bot's task was asked; the error itself is
+/// the message.
+fn refused(error: ErrorBody) -> ActionReport {
+    tracing::warn!("{}", error.message);
+    ActionReport {
+        messages: Vec::new(),
+        outcome: Err(error),
+    }
+}

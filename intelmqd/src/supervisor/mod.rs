@@ -1,0 +1,380 @@
+//! The supervisor: the one owner of the daemon's state. It holds the
+//! configuration, the table of bot handles with the configuration each bot was
+//! last acted on with, and is fed by a channel: requests from connections, the
+//! results of actions, configuration changes seen by the watcher, and change
+//! notices from bot tasks. It never waits on a bot itself; actions run in tasks
+//! of their own and come back as messages, so `status` is answered at once even
+//! while a bot takes seconds to stop.
+
+mod act;
+mod query;
+
+use std::collections::{BTreeMap, HashMap};
+
+use intelmqd_proto::{Answers, Command, ErrorKind, Level, Message, Response};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::asker::AskRequest;
+use crate::bot::{BotHandle, BotSnapshot, ChangeSender};
+use crate::config::store::ConfigNotice;
+use crate::config::{BotConfig, ConfigStore, RUNTIME_FILE};
+use crate::effective::{EffectiveBot, EffectiveState};
+use crate::persist::Persister;
+use crate::writer::ConfigWriter;
+use crate::{adopt, launch, reconcile, Paths};
+
+/// Sends the answer to the client that asked.
+type Respond = Box<dyn FnOnce(Response) + Send>;
+
+/// A request as the supervisor gets it.
+pub struct Incoming {
+    pub command: Command,
+    pub answers: Answers,
+    /// Where questions go when the client answers them itself.
+    pub questions: Option<mpsc::Sender<AskRequest>>,
+    pub reply: oneshot::Sender<Response>,
+}
+
+enum Msg {
+    Request(Box<Incoming>),
+    ActionsDone(Box<act::ActionsDone>),
+    ConfigChanged,
+}
+
+/// The connections' and the watcher's way in.
+#[derive(Clone, Debug)]
+pub struct SupervisorHandle {
+    messages: mpsc::Sender<Msg>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Msg")
+    }
+}
+
+impl SupervisorHandle {
+    /// Sends one request and waits for its answer.
+    pub async fn request(
+        &self,
+        command: Command,
+        answers: Answers,
+        questions: Option<mpsc::Sender<AskRequest>>,
+    ) -> Response {
+        let (reply, answer) = oneshot::channel();
+        let shutting_down = || Response::failure(ErrorKind::Internal, "the daemon is shutting down");
+        let incoming = Incoming {
+            command,
+            answers,
+            questions,
+            reply,
+        };
+        if self.messages.send(Msg::Request(Box::new(incoming))).await.is_err() {
+            return shutting_down();
+        }
+        answer.await.unwrap_or_else(|_| shutting_down())
+    }
+
+    /// Tells the supervisor that a configuration file may have changed.
+    pub fn config_changed(&self) {
+        // A full queue already holds work that refreshes the configuration.
+        let _ = self.messages.try_send(Msg::ConfigChanged);
+    }
+}
+
+/// What the daemon keeps of one bot beyond its task.
+struct Tracked {
+    handle: BotHandle,
+    /// The configuration the bot was last successfully acted on with.
+    effective: Option<BotConfig>,
+    /// Its queues in pipeline.conf at that time.
+    pipeline: Option<Value>,
+}
+
+pub struct Supervisor {
+    paths: Paths,
+    config: ConfigStore,
+    /// Whether each configured module was found on PATH at the last reading
+    /// of runtime.conf, so that `status` does no file-system walk.
+    modules_found: HashMap<String, bool>,
+    bots: BTreeMap<String, Tracked>,
+    persister: Persister,
+    writer: ConfigWriter,
+    dirty: bool,
+    changes: ChangeSender,
+    messages: mpsc::Sender<Msg>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Supervisor {
+    /// Reads the configuration and the effective state, adopts the bots an
+    /// earlier daemon left running, and starts the supervisor's task.
+    pub fn spawn(paths: Paths, tracker: &TaskTracker, shutdown: CancellationToken) -> SupervisorHandle {
+        let (messages, inbox) = mpsc::channel(1024);
+        let (changes, change_inbox) = mpsc::unbounded_channel();
+        let mut supervisor = Supervisor {
+            config: ConfigStore::new(&paths.config_dir),
+            persister: Persister::spawn(paths.state_dir.clone(), tracker),
+            writer: ConfigWriter::spawn(paths.config_dir.clone()),
+            paths,
+            modules_found: HashMap::new(),
+            bots: BTreeMap::new(),
+            dirty: true,
+            changes,
+            messages: messages.clone(),
+            tracker: tracker.clone(),
+            shutdown,
+        };
+        supervisor.config.refresh();
+        for recovered in adopt::recover(&supervisor.paths, supervisor.config.current()) {
+            let handle = supervisor.new_handle(&recovered.bot_id, recovered.process, recovered.snapshot);
+            supervisor.bots.insert(
+                recovered.bot_id,
+                Tracked {
+                    handle,
+                    effective: recovered.effective,
+                    pipeline: recovered.pipeline,
+                },
+            );
+        }
+        // Logs what the files say against what runs, once at start.
+        supervisor.after_config_change(true);
+        tracker.spawn(supervisor.run(inbox, change_inbox));
+        SupervisorHandle { messages }
+    }
+
+    async fn run(mut self, mut inbox: mpsc::Receiver<Msg>, mut changes: mpsc::UnboundedReceiver<String>) {
+        loop {
+            let mut answered = Vec::new();
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => break,
+                Some(message) = inbox.recv() => answered.extend(self.on_message(message)),
+                Some(_) = changes.recv() => self.dirty = true,
+            }
+            // Take what else is waiting, so that a burst costs one state write.
+            for _ in 0..256 {
+                match inbox.try_recv() {
+                    Ok(message) => answered.extend(self.on_message(message)),
+                    Err(_) => break,
+                }
+            }
+            while changes.try_recv().is_ok() {
+                self.dirty = true;
+            }
+            let generation = self.persist();
+            for (respond, response) in answered {
+                let written = self.persister.written(generation);
+                tokio::spawn(async move {
+                    written.await;
+                    respond(response);
+                });
+            }
+        }
+        let generation = self.persist();
+        self.persister.written(generation).await;
+        tracing::info!("supervisor stopped; bots keep running");
+    }
+
+    /// Handles one message; returns the answers that must wait for the state
+    /// to be written.
+    fn on_message(&mut self, message: Msg) -> Option<(Respond, Response)> {
+        match message {
+            Msg::Request(incoming) => {
+                self.on_request(*incoming);
+                None
+            }
+            Msg::ActionsDone(done) => Some(self.on_actions_done(*done)),
+            Msg::ConfigChanged => {
+                self.refresh_config();
+                None
+            }
+        }
+    }
+
+    fn on_request(&mut self, incoming: Incoming) {
+        let notices = self.refresh_config();
+        let Incoming {
+            command,
+            answers,
+            questions,
+            reply,
+        } = incoming;
+        let respond = move |response: Response| {
+            let _ = reply.send(with_notices(notices, response));
+        };
+        match command {
+            Command::Hello => respond(query::hello()),
+            Command::List => respond(self.list()),
+            Command::Status {
+                bot_id,
+                log_lines,
+                select,
+            } => self.answer_status(bot_id, log_lines, select, respond),
+            Command::Debug { bot_id } => respond(self.debug(&bot_id)),
+            Command::Configtest { bot_id } => respond(self.configtest(bot_id.as_deref())),
+            Command::Answer { .. } => respond(Response::failure(
+                ErrorKind::BadRequest,
+                "no question is waiting for an answer on this connection",
+            )),
+            command => self.act(command, answers, questions, Box::new(respond)),
+        }
+    }
+
+    /// Writes the effective state if anything changed; returns the generation
+    /// that holds every change so far.
+    fn persist(&mut self) -> u64 {
+        if !std::mem::take(&mut self.dirty) {
+            return 0;
+        }
+        let mut state = EffectiveState::default();
+        for (bot_id, tracked) in &self.bots {
+            let snapshot = tracked.handle.snapshot();
+            let Some(config) = tracked.effective.as_ref() else {
+                continue;
+            };
+            state.bots.insert(
+                bot_id.clone(),
+                EffectiveBot {
+                    config: config.raw.clone(),
+                    pipeline: tracked.pipeline.clone(),
+                    state: snapshot.state,
+                    pid: snapshot.pid,
+                    start_time: snapshot.start_time,
+                    since: snapshot.since,
+                    last_exit: snapshot.last_exit,
+                },
+            );
+        }
+        self.persister.publish(state)
+    }
+
+    /// Re-reads changed configuration files; returns warnings for the client
+    /// about files that are rejected.
+    fn refresh_config(&mut self) -> Vec<Message> {
+        let notices = self.config.refresh();
+        for notice in &notices {
+            match notice {
+                ConfigNotice::Rejected { .. } => tracing::error!("{notice}"),
+                ConfigNotice::Missing { .. } => tracing::warn!("{notice}"),
+                ConfigNotice::Loaded { .. } => tracing::info!("{notice}"),
+            }
+        }
+        let runtime_read = notices.iter().any(|notice| {
+            matches!(notice, ConfigNotice::Loaded { file } | ConfigNotice::Missing { file } if *file == RUNTIME_FILE)
+        });
+        if runtime_read {
+            self.after_config_change(false);
+        }
+        self.config
+            .file_errors()
+            .into_iter()
+            .map(|error| {
+                Message::new(
+                    Level::Warning,
+                    None,
+                    format!("{error}; the daemon keeps using the last good configuration"),
+                )
+            })
+            .collect()
+    }
+
+    /// After runtime.conf was read: finds the modules on PATH again, forgets
+    /// bots that were removed the right way (stopped first), and logs what
+    /// drifted for the bots that run. Watching never acts on a bot.
+    fn after_config_change(&mut self, at_start: bool) {
+        let path = std::env::var_os("PATH");
+        let config = std::sync::Arc::clone(self.config.current());
+        self.modules_found = config
+            .bots
+            .values()
+            .filter_map(|bot| bot.module.clone())
+            .map(|module| {
+                let found = launch::resolve_module(&module, path.as_deref()).is_some();
+                (module, found)
+            })
+            .collect();
+        let gone: Vec<String> = self
+            .bots
+            .iter()
+            .filter(|(id, tracked)| !config.bots.contains_key(*id) && !tracked.handle.snapshot().is_running())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for bot_id in gone {
+            tracing::info!(bot_id, "{bot_id} was removed from runtime.conf while stopped; the daemon forgets it");
+            self.bots.remove(&bot_id);
+            self.dirty = true;
+        }
+        for (bot_id, tracked) in &self.bots {
+            let running = tracked.handle.snapshot().is_running();
+            match reconcile::drift(config.bots.get(bot_id), tracked.effective.as_ref(), running) {
+                Some(reconcile::Drift::RemovedWhileRunning { .. }) => {
+                    tracing::warn!(bot_id, "{}", reconcile::unstable_hint(bot_id))
+                }
+                Some(reconcile::Drift::ChangedWhileRunning { .. }) if !at_start => tracing::info!(
+                    bot_id,
+                    "the configuration of {bot_id} changed while it runs. {}",
+                    reconcile::RELOAD_HINT
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn new_handle(
+        &self,
+        bot_id: &str,
+        process: Option<crate::process::BotProcess>,
+        snapshot: BotSnapshot,
+    ) -> BotHandle {
+        BotHandle::spawn(
+            bot_id,
+            self.paths.state_dir.clone(),
+            process,
+            snapshot,
+            self.changes.clone(),
+            &self.tracker,
+            self.shutdown.clone(),
+        )
+    }
+
+    fn handle_for(&mut self, bot_id: &str) -> BotHandle {
+        if let Some(tracked) = self.bots.get(bot_id) {
+            return tracked.handle.clone();
+        }
+        let handle = self.new_handle(bot_id, None, BotSnapshot::stopped());
+        self.bots.insert(
+            bot_id.to_owned(),
+            Tracked {
+                handle: handle.clone(),
+                effective: None,
+                pipeline: None,
+            },
+        );
+        handle
+    }
+
+    fn is_running(&self, bot_id: &str) -> bool {
+        self.bots
+            .get(bot_id)
+            .is_some_and(|t| t.handle.snapshot().is_running())
+    }
+
+    fn snapshot(&self, bot_id: &str) -> BotSnapshot {
+        self.bots
+            .get(bot_id)
+            .map_or_else(BotSnapshot::stopped, |t| t.handle.snapshot())
+    }
+}
+
+/// Puts the warnings about rejected configuration files before the answer's
+/// own messages.
+fn with_notices(mut notices: Vec<Message>, mut response: Response) -> Response {
+    notices.append(&mut response.messages);
+    response.messages = notices;
+    response
+}
