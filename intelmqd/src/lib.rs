@@ -10,6 +10,7 @@ pub mod adopt;
 pub mod bot;
 pub mod config;
 pub mod control;
+pub mod cron;
 pub mod effective;
 pub mod fsutil;
 pub mod launch;

@@ -8,7 +8,9 @@
 //! problems listed for `status` and `configtest`.
 
 mod bot;
+pub mod edit;
 pub mod store;
+pub mod write;
 
 pub use bot::{BotConfig, RunMode};
 pub use store::ConfigStore;
