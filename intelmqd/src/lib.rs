@@ -12,6 +12,7 @@ pub mod asker;
 pub mod bot;
 pub mod config;
 pub mod control;
+pub mod cron;
 pub mod effective;
 pub mod fsutil;
 pub mod launch;

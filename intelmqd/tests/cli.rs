@@ -84,7 +84,10 @@ fn answers_hello_and_refuses_a_second_daemon_on_the_same_socket() {
     let line = wait_ready(&dir.join("s.sock"));
     assert!(line.contains(r#""kind":"hello""#), "{line}");
     let mode = std::fs::metadata(dir.join("s.sock")).expect("socket exists");
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o660);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o660
+    );
 
     let second = Command::new(INTELMQD)
         .args(["--config-dir", dir.join("etc").to_str().expect("utf8")])
@@ -95,7 +98,10 @@ fn answers_hello_and_refuses_a_second_daemon_on_the_same_socket() {
         .expect("runs");
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains("another intelmqd is already serving"), "{stderr}");
+    assert!(
+        stderr.contains("another intelmqd is already serving"),
+        "{stderr}"
+    );
     // The first one is untouched.
     assert!(hello(&dir.join("s.sock")).is_some());
 }

@@ -1,0 +1,106 @@
+#!/bin/sh
+# Runs intelmqd on the demo configuration, with demo bots that need nothing
+# installed, and starts every demo bot.
+#
+#   contrib/demo/run.sh            (from anywhere; builds the workspace first)
+#
+# Everything goes under ${INTELMQD_DEMO_DIR:-/tmp/intelmqd-demo}: the config
+# (copied from contrib/demo/etc on the first run), state, logs and the socket.
+# A daemon still serving that socket from an earlier run is reused.
+set -eu
+
+demo_src=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$demo_src/../.." && pwd)
+demo=${INTELMQD_DEMO_DIR:-/tmp/intelmqd-demo}
+socket=$demo/intelmqd.sock
+bin_dir=${CARGO_TARGET_DIR:-$root/target}/debug
+
+say() { printf '==> %s\n' "$*"; }
+
+say "building the workspace (cargo build --workspace)"
+(cd "$root" && cargo build --workspace)
+
+mkdir -p "$demo/state" "$demo/log"
+if [ ! -e "$demo/etc/runtime.conf" ]; then
+    mkdir -p "$demo/etc"
+    cp "$demo_src"/etc/*.conf "$demo/etc/"
+    say "configuration copied to $demo/etc"
+else
+    say "using the configuration in $demo/etc (delete it to get the demo's again)"
+fi
+
+PATH=$demo_src/bin:$bin_dir:$PATH
+export PATH
+INTELMQ_SOCKET=$socket
+export INTELMQ_SOCKET
+
+answers() { intelmqctl status >/dev/null 2>&1; }
+
+if answers; then
+    say "an intelmqd from an earlier run already serves $socket; reusing it"
+else
+    say "starting intelmqd (its log: $demo/intelmqd.log)"
+    # setsid: the daemon leaves the terminal's session, so neither Ctrl+C here
+    # nor closing the terminal ends it.
+    detach=
+    if command -v setsid >/dev/null 2>&1; then detach=setsid; fi
+    $detach intelmqd \
+        --config-dir "$demo/etc" \
+        --state-dir "$demo/state" \
+        --log-dir "$demo/log" \
+        --socket "$socket" \
+        </dev/null >/dev/null 2>>"$demo/intelmqd.log" &
+    daemon_pid=$!
+    echo "$daemon_pid" >"$demo/intelmqd.pid"
+    tries=0
+    until answers; do
+        if ! kill -0 "$daemon_pid" 2>/dev/null; then
+            echo "run.sh: intelmqd exited at start; the end of its log:" >&2
+            tail -n 20 "$demo/intelmqd.log" >&2
+            exit 1
+        fi
+        tries=$((tries + 1))
+        if [ "$tries" -ge 100 ]; then
+            echo "run.sh: intelmqd (pid $daemon_pid) does not answer on $socket after 10 s; see $demo/intelmqd.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    say "intelmqd is running (pid $daemon_pid)"
+fi
+
+# The bot ids: the first column of `intelmqctl list`, without the two header lines.
+bots=$(intelmqctl list | awk -F'|' 'NR > 2 { gsub(/ /, "", $2); print $2 }')
+for bot in $bots; do
+    # A bot that cannot start is reported by intelmqctl; go on with the others.
+    intelmqctl start "$bot" || true
+done
+
+echo
+intelmqctl status
+
+daemon_pid=$(cat "$demo/intelmqd.pid" 2>/dev/null || echo '<pid>')
+cat <<EOF
+
+The demo runs. To use intelmqctl against this daemon, paste:
+
+    export INTELMQ_SOCKET=$socket
+    export PATH=$bin_dir:\$PATH
+
+then for example:
+
+    intelmqctl status demo-parser      # the status and the last lines of its log
+    intelmqctl reload demo-parser      # SIGHUP: the bot logs "reloaded"
+    intelmqctl restart demo-output
+    intelmqctl stop demo-collector
+    intelmqctl --json status
+    tail -f $demo/log/demo-parser.log
+
+The configuration is in $demo/etc, the daemon's own log in $demo/intelmqd.log.
+
+Bots keep running when the daemon stops (a new daemon adopts them), so stop
+the bots first, then the daemon:
+
+    for bot in $(echo $bots); do intelmqctl stop "\$bot"; done
+    kill $daemon_pid
+EOF
