@@ -129,7 +129,8 @@ impl Supervisor {
             tracker: tracker.clone(),
             shutdown,
         };
-        supervisor.config.refresh();
+        let notices = supervisor.config.refresh();
+        log_notices(&notices);
         for recovered in adopt::recover(&supervisor.paths, supervisor.config.current()) {
             let handle = supervisor.new_handle(&recovered.bot_id, recovered.process, recovered.snapshot);
             supervisor.bots.insert(
@@ -257,13 +258,7 @@ impl Supervisor {
     /// about files that are rejected.
     fn refresh_config(&mut self) -> Vec<Message> {
         let notices = self.config.refresh();
-        for notice in &notices {
-            match notice {
-                ConfigNotice::Rejected { .. } => tracing::error!("{notice}"),
-                ConfigNotice::Missing { .. } => tracing::warn!("{notice}"),
-                ConfigNotice::Loaded { .. } => tracing::info!("{notice}"),
-            }
-        }
+        log_notices(&notices);
         let runtime_read = notices.iter().any(|notice| {
             matches!(notice, ConfigNotice::Loaded { file } | ConfigNotice::Missing { file } if *file == RUNTIME_FILE)
         });
@@ -368,6 +363,16 @@ impl Supervisor {
         self.bots
             .get(bot_id)
             .map_or_else(BotSnapshot::stopped, |t| t.handle.snapshot())
+    }
+}
+
+fn log_notices(notices: &[ConfigNotice]) {
+    for notice in notices {
+        match notice {
+            ConfigNotice::Rejected { .. } => tracing::error!("{notice}"),
+            ConfigNotice::Missing { .. } => tracing::warn!("{notice}"),
+            ConfigNotice::Loaded { .. } => tracing::info!("{notice}"),
+        }
     }
 }
 
