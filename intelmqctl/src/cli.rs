@@ -215,11 +215,13 @@ pub enum Sub {
         bot_id: String,
     },
     /// Run a bot once now, as its schedule would, and wait for it.
-    #[command(long_about = "Run a bot once now, as its schedule would, and wait for it.\n\n\
+    #[command(
+        long_about = "Run a bot once now, as its schedule would, and wait for it.\n\n\
         For an operator testing a schedule by hand: the daemon runs `<module> <bot_id>` \
         once (same process group, log file and stop rules as a scheduled run) and \
         answers when it ended. intelmqctl exits with the bot's exit status (128+N if \
-        signal N ended it).")]
+        signal N ended it)."
+    )]
     SchedulerExec {
         /// The bot, as named in runtime.conf.
         bot_id: String,
@@ -451,7 +453,10 @@ mod tests {
     #[test]
     fn check_and_run_are_intelmq_habits() {
         let check = config(&["intelmqctl", "check"]).expect("valid");
-        assert_eq!(check.action, Action::Request(Command::Configtest { bot_id: None }));
+        assert_eq!(
+            check.action,
+            Action::Request(Command::Configtest { bot_id: None })
+        );
         let run = config(&["intelmqctl", "run", "b"]).expect("valid");
         assert_eq!(run.action, Action::Debug("b".into()));
     }

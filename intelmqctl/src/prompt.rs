@@ -34,7 +34,10 @@ pub fn ask(question: &Question) -> Option<bool> {
         match parse_answer(&line) {
             Some(answer) => return answer,
             None => {
-                let _ = writeln!(stderr, "Please answer y or n (or press Enter for the default).");
+                let _ = writeln!(
+                    stderr,
+                    "Please answer y or n (or press Enter for the default)."
+                );
             }
         }
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::asker::Asker;
 use crate::bot::{ActionReport, BotHandle};
-use crate::config::BotConfig;
+use crate::config::{BotConfig, RunMode};
 use crate::plan::{BotPlan, Effect, Op, Step};
 use crate::writer::ConfigWriter;
 use crate::{launch, Paths};
@@ -40,7 +40,7 @@ pub struct Target {
 pub enum Record {
     Keep,
     /// Acted on with this entry and these queues.
-    Set(BotConfig, Option<Value>),
+    Set(Box<BotConfig>, Option<Value>),
     /// A flag of the entry changed.
     Flag(&'static str, bool),
     /// Dropped from the internal configurations.
@@ -88,9 +88,9 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             let (answer, message) = context.asker.ask(&bot_id, &text, default).await;
             result.messages.push(message);
             if answer {
-                yes
+                *yes
             } else {
-                no
+                *no
             }
         }
     };
@@ -118,16 +118,13 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
         result.messages.extend(note);
     }
     let report = match op {
-        Op::Keep(kind) => ActionReport {
-            messages: Vec::new(),
-            outcome: Ok(kind),
-        },
+        Op::Keep(kind) => ActionReport::done(Vec::new(), kind),
         Op::Stop => handle.stop(context.stop_timeout).await,
         Op::Start(config) => match launch_of(context, &config) {
             Ok(launch) => {
                 let report = handle.start(launch).await;
                 if report.outcome.is_ok() {
-                    result.record = Record::Set(config, pipeline);
+                    result.record = Record::Set(Box::new(config), pipeline);
                 }
                 report
             }
@@ -137,45 +134,54 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             Ok(launch) => {
                 let report = handle.restart(launch, context.stop_timeout).await;
                 if report.outcome.is_ok() {
-                    result.record = Record::Set(config, pipeline);
+                    result.record = Record::Set(Box::new(config), pipeline);
                 }
                 report
             }
             Err(error) => refused(error),
         },
         Op::Reload(config) => {
-            let report = handle.reload().await;
-            if report.outcome == Ok(ActionKind::Reloaded) {
-                result.record = Record::Set(config, pipeline);
+            // Only a schedule needs the launch; SIGHUP needs nothing new.
+            let launch = match config.run_mode {
+                RunMode::Scheduled => match launch_of(context, &config) {
+                    Ok(launch) => Some(launch),
+                    Err(error) => return finish(result, refused(error), false),
+                },
+                RunMode::Stream => None,
+            };
+            let report = handle.reload(launch).await;
+            if matches!(
+                report.outcome,
+                Ok(ActionKind::Reloaded | ActionKind::Rescheduled)
+            ) {
+                result.record = Record::Set(Box::new(config), pipeline);
             }
             report
         }
-        Op::RunOnce { config, .. } => refused(ErrorBody {
-            kind: ErrorKind::InvalidConfig,
-            message: format!(
-                "{} is a scheduled bot; this daemon does not run scheduled bots yet",
-                config.bot_id
-            ),
-        }),
+        Op::RunOnce { config, wait } => match launch_of(context, &config) {
+            Ok(launch) => {
+                let report = handle.run_once(launch, wait).await;
+                if report.outcome.is_ok() {
+                    result.record = Record::Set(Box::new(config), pipeline);
+                }
+                report
+            }
+            Err(error) => refused(error),
+        },
         Op::SetFlag { key, value } => match context.writer.set_flag(&bot_id, key, value).await {
             Ok(changed) => {
                 result.record = Record::Flag(key, value);
-                ActionReport {
-                    messages: vec![Message::new(
-                        Level::Info,
-                        Some(&bot_id),
-                        if changed {
-                            format!("{key} of {bot_id} is now {value} in runtime.conf.")
-                        } else {
-                            format!("{key} of {bot_id} is already {value} in runtime.conf.")
-                        },
-                    )],
-                    outcome: Ok(if changed {
-                        ActionKind::Updated
-                    } else {
-                        ActionKind::Unchanged
-                    }),
-                }
+                let text = if changed {
+                    format!("{key} of {bot_id} is now {value} in runtime.conf.")
+                } else {
+                    format!("{key} of {bot_id} is already {value} in runtime.conf.")
+                };
+                let kind = if changed {
+                    ActionKind::Updated
+                } else {
+                    ActionKind::Unchanged
+                };
+                ActionReport::done(vec![Message::new(Level::Info, Some(&bot_id), text)], kind)
             }
             Err(error) => refused(ErrorBody {
                 kind: ErrorKind::ActionFailed,
@@ -183,18 +189,22 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             }),
         },
     };
+    finish(result, report, forget)
+}
+
+/// Folds the bot's report into the result.
+fn finish(mut result: BotResult, report: ActionReport, forget: bool) -> BotResult {
     result.messages.extend(report.messages);
     result.outcome = report.outcome;
+    result.exit = report.exit;
     if forget && result.outcome.is_ok() {
         result.record = Record::Forget;
         result.outcome = Ok(ActionKind::Forgotten);
     }
     result
 }
-
 fn launch_of(context: &Context, config: &BotConfig) -> Result<crate::process::Launch, ErrorBody> {
-    let module = config.module.as_deref().unwrap_or_default();
-    launch::launch_for(&context.paths, &config.bot_id, module).map_err(|reason| ErrorBody {
+    launch::launch_for(&context.paths, config).map_err(|reason| ErrorBody {
         kind: ErrorKind::InvalidConfig,
         message: format!("{} cannot be started: {reason}", config.bot_id),
     })
@@ -204,8 +214,5 @@ fn launch_of(context: &Context, config: &BotConfig) -> Result<crate::process::La
 /// the message.
 fn refused(error: ErrorBody) -> ActionReport {
     tracing::warn!("{}", error.message);
-    ActionReport {
-        messages: Vec::new(),
-        outcome: Err(error),
-    }
+    ActionReport::failed(Vec::new(), error.kind, error.message)
 }

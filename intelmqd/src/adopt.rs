@@ -20,6 +20,8 @@ pub struct Recovered {
     pub snapshot: BotSnapshot,
     pub effective: Option<BotConfig>,
     pub pipeline: Option<serde_json::Value>,
+    /// It was on its schedule: arm it again.
+    pub scheduled: bool,
 }
 
 /// Reads the state an earlier daemon left and adopts its running bots.
@@ -107,6 +109,7 @@ fn recover_one(
         snapshot,
         effective,
         pipeline: saved.and_then(|s| s.pipeline.clone()),
+        scheduled: saved.is_some_and(|s| s.scheduled),
     })
 }
 

@@ -71,14 +71,24 @@ mod tests {
 
     #[tokio::test]
     async fn flags_and_defaults_answer_without_asking() {
-        let (answer, message) = Asker::new(Answers::Yes, None).ask("b", "Go? [N/y]", false).await;
+        let (answer, message) = Asker::new(Answers::Yes, None)
+            .ask("b", "Go? [N/y]", false)
+            .await;
         assert!(answer);
         assert_eq!(message.text, "Go? [N/y] yes (--yes)");
-        let (answer, _) = Asker::new(Answers::No, None).ask("b", "Go? [Y/n]", true).await;
+        let (answer, _) = Asker::new(Answers::No, None)
+            .ask("b", "Go? [Y/n]", true)
+            .await;
         assert!(!answer);
-        let (answer, message) = Asker::new(Answers::Default, None).ask("b", "Go? [N/y]", false).await;
+        let (answer, message) = Asker::new(Answers::Default, None)
+            .ask("b", "Go? [N/y]", false)
+            .await;
         assert!(!answer);
-        assert!(message.text.contains("the default was taken"), "{}", message.text);
+        assert!(
+            message.text.contains("the default was taken"),
+            "{}",
+            message.text
+        );
     }
 
     #[tokio::test]

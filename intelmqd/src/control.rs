@@ -98,7 +98,7 @@ async fn serve_connection(stream: UnixStream, supervisor: SupervisorHandle) {
                         return;
                     }
                 },
-                Err(reply) => reply,
+                Err(reply) => *reply,
             },
             Ok(Some(Line::TooLong)) => too_long(),
             Ok(None) => return,
@@ -125,7 +125,11 @@ impl Connection {
 
     /// Serves one request; questions the daemon has on the way are sent as
     /// `question` lines and their answers read from the same connection.
-    async fn serve(&mut self, request: Request, supervisor: &SupervisorHandle) -> io::Result<Reply> {
+    async fn serve(
+        &mut self,
+        request: Request,
+        supervisor: &SupervisorHandle,
+    ) -> io::Result<Reply> {
         let (ask, mut questions) = mpsc::channel(1);
         let ask = (request.answers == Answers::Ask).then_some(ask);
         let pending = supervisor.request(request.command, request.answers, ask);
@@ -186,7 +190,7 @@ impl Connection {
                     ),
                 ),
             ),
-            Err(reply) => reply,
+            Err(reply) => *reply,
         };
         self.send(&refusal).await?;
         Ok(None)
@@ -204,10 +208,14 @@ fn too_long() -> Reply {
 }
 
 /// Decodes a line; a bad one becomes the error reply for it.
-fn decode(line: &[u8]) -> Result<Request, Reply> {
+fn decode(line: &[u8]) -> Result<Request, Box<Reply>> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    decode_request(line)
-        .map_err(|error| Reply::response(error.id, Response::failure(error.kind, error.message)))
+    decode_request(line).map_err(|error| {
+        Box::new(Reply::response(
+            error.id,
+            Response::failure(error.kind, error.message),
+        ))
+    })
 }
 
 /// One line read from a client.

@@ -37,6 +37,9 @@ pub struct EffectiveBot {
     #[serde(default)]
     pub pipeline: Option<Value>,
     pub state: RunState,
+    /// On its schedule (a scheduled bot): the next daemon arms it again.
+    #[serde(default)]
+    pub scheduled: bool,
     #[serde(default)]
     pub pid: Option<u32>,
     /// Clock ticks since boot (`/proc/<pid>/stat` field 22): with the pid,
@@ -94,6 +97,7 @@ mod tests {
             EffectiveBot {
                 config: serde_json::json!({"module": "m", "z": 1, "a": 2}),
                 pipeline: None,
+                scheduled: false,
                 state: RunState::Running,
                 pid: Some(7),
                 start_time: Some(99),

@@ -4,6 +4,8 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::config::{BotConfig, RunMode};
+use crate::cron::CronSchedule;
 use crate::process::Launch;
 use crate::Paths;
 
@@ -33,15 +35,28 @@ pub fn bot_env(paths: &Paths, bot_id: &str) -> Vec<(OsString, OsString)> {
     ]
 }
 
-/// Everything needed to start `bot_id`, or why it cannot be.
-pub fn launch_for(paths: &Paths, bot_id: &str, module: &str) -> Result<Launch, String> {
+/// Everything needed to start the bot of `config`, or why it cannot be.
+pub fn launch_for(paths: &Paths, config: &BotConfig) -> Result<Launch, String> {
+    let bot_id = config.bot_id.as_str();
+    let module = config
+        .module
+        .as_deref()
+        .ok_or_else(|| "module is missing".to_owned())?;
     let executable = resolve_module(module, std::env::var_os("PATH").as_deref())
         .ok_or_else(|| format!("module {module:?} is not an executable on PATH"))?;
+    let schedule = match (config.run_mode, &config.schedule_time) {
+        (RunMode::Scheduled, Some(expression)) => {
+            Some(CronSchedule::parse(expression).map_err(|error| error.to_string())?)
+        }
+        (RunMode::Scheduled, None) => return Err("schedule_time is missing".to_owned()),
+        (RunMode::Stream, _) => None,
+    };
     Ok(Launch {
         executable,
         bot_id: bot_id.to_owned(),
         env: bot_env(paths, bot_id),
         log_path: paths.log_dir.join(format!("{bot_id}.log")),
+        schedule,
     })
 }
 

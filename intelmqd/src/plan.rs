@@ -61,10 +61,16 @@ pub enum Op {
     /// Reload with the entry now in runtime.conf.
     Reload(BotConfig),
     /// Run once now; `wait` answers when the run ended.
-    RunOnce { config: BotConfig, wait: bool },
+    RunOnce {
+        config: BotConfig,
+        wait: bool,
+    },
     /// Set a boolean key of the bot's entry in runtime.conf (and the
     /// effective configuration).
-    SetFlag { key: &'static str, value: bool },
+    SetFlag {
+        key: &'static str,
+        value: bool,
+    },
     /// Nothing to do to the bot; the row says `kind`.
     Keep(ActionKind),
 }
@@ -92,6 +98,8 @@ impl Effect {
     }
 }
 
+// One plan is made per bot and request and moved once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     Do(Effect),
@@ -99,8 +107,8 @@ pub enum Step {
     Ask {
         text: String,
         default: bool,
-        yes: Effect,
-        no: Effect,
+        yes: Box<Effect>,
+        no: Box<Effect>,
     },
     Refuse(ErrorBody),
 }
@@ -166,22 +174,22 @@ pub fn plan(verb: Verb, facts: Facts<'_>) -> BotPlan {
             Step::Ask {
                 text: reconcile::ask_stop_removed(id),
                 default: false,
-                yes: Effect {
+                yes: Box::new(Effect {
                     forget: true,
                     note: Some(say(
                         Level::Info,
                         format!("{id} was stopped and removed from the internal runtime configuration."),
                     )),
                     ..Effect::op(Op::Stop)
-                },
-                no: Effect {
+                }),
+                no: Box::new(Effect {
                     restore: true,
                     note: Some(say(
                         Level::Info,
                         format!("{id} keeps running; its configuration was written back into runtime.conf."),
                     )),
                     ..Effect::op(Op::Keep(ActionKind::Skipped))
-                },
+                }),
             }
         }
         (Verb::Reload, Some(Drift::ChangedWhileRunning { run_mode_changed: true })) => {
@@ -189,14 +197,14 @@ pub fn plan(verb: Verb, facts: Facts<'_>) -> BotPlan {
                 Ok(config) => Step::Ask {
                     text: reconcile::ask_restart_for_run_mode(id),
                     default: true,
-                    yes: Effect::op(Op::Restart(config)),
-                    no: Effect {
+                    yes: Box::new(Effect::op(Op::Restart(config))),
+                    no: Box::new(Effect {
                         note: Some(say(
                             Level::Info,
                             format!("{id} keeps running in its current run_mode."),
                         )),
                         ..Effect::op(Op::Keep(ActionKind::Skipped))
-                    },
+                    }),
                 },
                 Err(error) => Step::Refuse(error),
             }

@@ -52,6 +52,8 @@ pub struct Launch {
     pub bot_id: String,
     pub env: Vec<(OsString, OsString)>,
     pub log_path: std::path::PathBuf,
+    /// For a scheduled bot: when it runs.
+    pub schedule: Option<crate::cron::CronSchedule>,
 }
 
 /// A running (or just ended, not yet reaped) bot process.

@@ -124,7 +124,8 @@ mod tests {
                 run_mode_changed: false
             })
         );
-        let mode = bot(json!({"module": "m", "run_mode": "scheduled", "schedule_time": "* * * * *"}));
+        let mode =
+            bot(json!({"module": "m", "run_mode": "scheduled", "schedule_time": "* * * * *"}));
         assert_eq!(
             drift(Some(&mode), Some(&effective), true),
             Some(Drift::ChangedWhileRunning {

@@ -49,7 +49,7 @@ pub fn bot_status(
         since: snapshot.since,
         last_exit: snapshot.last_exit.clone(),
         problems,
-        schedule: None,
+        schedule: snapshot.schedule.clone(),
     }
 }
 

@@ -57,7 +57,12 @@ impl ConfigWriter {
 
     /// Writes `entry` back into runtime.conf under `bot_id`, and its queues
     /// into pipeline.conf, each only where it is missing.
-    pub async fn restore(&self, bot_id: &str, entry: Value, pipeline: Option<Value>) -> Result<(), String> {
+    pub async fn restore(
+        &self,
+        bot_id: &str,
+        entry: Value,
+        pipeline: Option<Value>,
+    ) -> Result<(), String> {
         let (done, result) = oneshot::channel();
         let job = Job::Restore {
             bot_id: bot_id.to_owned(),
@@ -68,12 +73,19 @@ impl ConfigWriter {
         if self.jobs.send(job).is_err() {
             return Err("the daemon is shutting down".into());
         }
-        result.await.unwrap_or_else(|_| Err("the configuration writer stopped".into()))
+        result
+            .await
+            .unwrap_or_else(|_| Err("the configuration writer stopped".into()))
     }
 
     /// Sets `key` of `bot_id`'s entry in runtime.conf to `value`; returns
     /// whether the file changed.
-    pub async fn set_flag(&self, bot_id: &str, key: &'static str, value: bool) -> Result<bool, String> {
+    pub async fn set_flag(
+        &self,
+        bot_id: &str,
+        key: &'static str,
+        value: bool,
+    ) -> Result<bool, String> {
         let (done, result) = oneshot::channel();
         let job = Job::SetFlag {
             bot_id: bot_id.to_owned(),
@@ -84,7 +96,9 @@ impl ConfigWriter {
         if self.jobs.send(job).is_err() {
             return Err("the daemon is shutting down".into());
         }
-        result.await.unwrap_or_else(|_| Err("the configuration writer stopped".into()))
+        result
+            .await
+            .unwrap_or_else(|_| Err("the configuration writer stopped".into()))
     }
 }
 
@@ -96,9 +110,15 @@ fn run(dir: &std::path::Path, job: Job) {
             pipeline,
             done,
         } => {
-            let mut result = insert_if_missing(&dir.join(RUNTIME_FILE), &bot_id, &entry, validate_runtime);
+            let mut result =
+                insert_if_missing(&dir.join(RUNTIME_FILE), &bot_id, &entry, validate_runtime);
             if let (Ok(()), Some(queues)) = (&result, pipeline) {
-                result = insert_if_missing(&dir.join(PIPELINE_FILE), &bot_id, &queues, validate_pipeline);
+                result = insert_if_missing(
+                    &dir.join(PIPELINE_FILE),
+                    &bot_id,
+                    &queues,
+                    validate_pipeline,
+                );
             }
             let _ = done.send(result);
         }
@@ -114,11 +134,15 @@ fn run(dir: &std::path::Path, job: Job) {
 }
 
 fn validate_runtime(text: &str) -> Result<(), String> {
-    parse_runtime(text).map(drop).map_err(|error| error.to_string())
+    parse_runtime(text)
+        .map(drop)
+        .map_err(|error| error.to_string())
 }
 
 fn validate_pipeline(text: &str) -> Result<(), String> {
-    parse_pipeline(text).map(drop).map_err(|error| error.to_string())
+    parse_pipeline(text)
+        .map(drop)
+        .map_err(|error| error.to_string())
 }
 
 fn has_member(text: &str, bot_id: &str) -> bool {

@@ -94,6 +94,11 @@ impl BotConfig {
             }
         };
         match (run_mode, &schedule_time) {
+            (RunMode::Scheduled, Some(expression)) => {
+                if let Err(error) = crate::cron::CronSchedule::parse(expression) {
+                    problems.push(error.to_string());
+                }
+            }
             (RunMode::Scheduled, None) => problems.push(
                 "run_mode is \"scheduled\" but schedule_time is missing: give a crontab expression"
                     .to_owned(),

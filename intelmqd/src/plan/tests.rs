@@ -33,7 +33,10 @@ fn effect(plan: &BotPlan) -> &Effect {
 fn scenario_1_start_keeps_a_removed_running_bot_and_restores_it() {
     let effective = bot(json!({"module": "m", "botnet": true}));
     let plan = plan(
-        Verb::Start { now: false, wait: false },
+        Verb::Start {
+            now: false,
+            wait: false,
+        },
         facts(None, Some(&effective), true),
     );
     let effect = effect(&plan);
@@ -41,7 +44,9 @@ fn scenario_1_start_keeps_a_removed_running_bot_and_restores_it() {
     assert_eq!(effect.op, Op::Keep(ActionKind::AlreadyRunning));
     let note = effect.note.as_ref().expect("a warning");
     assert_eq!(note.level, Level::Warning);
-    assert!(note.text.starts_with("intelmqctl detected that bot my-bot-1 is still running"));
+    assert!(note
+        .text
+        .starts_with("intelmqctl detected that bot my-bot-1 is still running"));
 }
 
 #[test]
@@ -51,20 +56,39 @@ fn scenario_2_stop_stops_a_removed_running_bot_and_restores_it() {
     let effect = effect(&plan);
     assert!(effect.restore);
     assert_eq!(effect.op, Op::Stop);
-    assert!(effect.note.as_ref().expect("warning").text.contains("intelmqctl stopped it"));
+    assert!(effect
+        .note
+        .as_ref()
+        .expect("warning")
+        .text
+        .contains("intelmqctl stopped it"));
 }
 
 #[test]
 fn scenario_3_reload_asks_whether_to_stop_a_removed_running_bot() {
     let effective = bot(json!({"module": "m"}));
     let plan = plan(Verb::Reload, facts(None, Some(&effective), true));
-    assert!(plan.messages[0].text.contains("has been removed from admin runtime configuration"));
-    let Step::Ask { text, default, yes, no } = &plan.step else {
+    assert!(plan.messages[0]
+        .text
+        .contains("has been removed from admin runtime configuration"));
+    let Step::Ask {
+        text,
+        default,
+        yes,
+        no,
+    } = &plan.step
+    else {
         panic!("expected a question, got {:?}", plan.step);
     };
-    assert_eq!(text, "Do you want to stop the bot with `bot_id: my-bot-1`? [N/y]");
+    assert_eq!(
+        text,
+        "Do you want to stop the bot with `bot_id: my-bot-1`? [N/y]"
+    );
     assert!(!default, "the capitalised default is N");
-    assert_eq!((yes.op.clone(), yes.forget, yes.restore), (Op::Stop, true, false));
+    assert_eq!(
+        (yes.op.clone(), yes.forget, yes.restore),
+        (Op::Stop, true, false)
+    );
     assert_eq!(
         (no.op.clone(), no.forget, no.restore),
         (Op::Keep(ActionKind::Skipped), false, true)
@@ -74,9 +98,19 @@ fn scenario_3_reload_asks_whether_to_stop_a_removed_running_bot() {
 #[test]
 fn reload_of_a_changed_run_mode_asks_to_restart() {
     let effective = bot(json!({"module": "m"}));
-    let configured = bot(json!({"module": "m", "run_mode": "scheduled", "schedule_time": "* * * * *"}));
-    let plan = plan(Verb::Reload, facts(Some(&configured), Some(&effective), true));
-    let Step::Ask { text, default, yes, no } = &plan.step else {
+    let configured =
+        bot(json!({"module": "m", "run_mode": "scheduled", "schedule_time": "* * * * *"}));
+    let plan = plan(
+        Verb::Reload,
+        facts(Some(&configured), Some(&effective), true),
+    );
+    let Step::Ask {
+        text,
+        default,
+        yes,
+        no,
+    } = &plan.step
+    else {
         panic!("expected a question");
     };
     assert!(text.ends_with("Do you want to restart the bot to apply the new run_mode? [Y/n]"));
@@ -90,7 +124,10 @@ fn start_of_a_running_changed_bot_gives_the_reload_hint() {
     let effective = bot(json!({"module": "m"}));
     let configured = bot(json!({"module": "m", "parameters": {"x": 1}}));
     let plan = plan(
-        Verb::Start { now: false, wait: false },
+        Verb::Start {
+            now: false,
+            wait: false,
+        },
         facts(Some(&configured), Some(&effective), true),
     );
     assert_eq!(effect(&plan).op, Op::Keep(ActionKind::AlreadyRunning));
@@ -107,16 +144,36 @@ fn start_of_a_running_changed_bot_gives_the_reload_hint() {
 #[test]
 fn start_of_a_stopped_bot_needs_a_valid_entry() {
     let good = bot(json!({"module": "m"}));
-    let plan_ok = plan(Verb::Start { now: false, wait: false }, facts(Some(&good), None, false));
+    let plan_ok = plan(
+        Verb::Start {
+            now: false,
+            wait: false,
+        },
+        facts(Some(&good), None, false),
+    );
     assert_eq!(effect(&plan_ok).op, Op::Start(good.clone()));
     let bad = bot(json!({"run_mode": "sometimes"}));
-    let refused = plan(Verb::Start { now: false, wait: false }, facts(Some(&bad), None, false));
+    let refused = plan(
+        Verb::Start {
+            now: false,
+            wait: false,
+        },
+        facts(Some(&bad), None, false),
+    );
     let Step::Refuse(error) = refused.step else {
         panic!("expected a refusal");
     };
     assert_eq!(error.kind, ErrorKind::InvalidConfig);
-    assert!(error.message.contains("module is missing"), "{}", error.message);
-    assert!(error.message.contains("unknown run_mode"), "{}", error.message);
+    assert!(
+        error.message.contains("module is missing"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("unknown run_mode"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -145,7 +202,18 @@ fn botnet_membership_changes_one_flag_and_nothing_else() {
     let good = bot(json!({"module": "m"}));
     let plan = plan(Verb::AddToBotnet, facts(Some(&good), None, true));
     let effect = effect(&plan);
-    assert_eq!(effect.op, Op::SetFlag { key: "botnet", value: true });
+    assert_eq!(
+        effect.op,
+        Op::SetFlag {
+            key: "botnet",
+            value: true
+        }
+    );
     assert!(!effect.restore && !effect.forget);
-    assert!(effect.note.as_ref().expect("message").text.contains("will keep its current status"));
+    assert!(effect
+        .note
+        .as_ref()
+        .expect("message")
+        .text
+        .contains("will keep its current status"));
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use intelmqd_proto::{
     ActionKind, ActionRow, Answers, Command, ErrorBody, ErrorKind, Level, Message, Outcome,
-    Response, RunStatus, Selection,
+    Response, Selection,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -61,9 +61,9 @@ impl Supervisor {
         let ids = match bot_id {
             Some(bot_id) => match self.known(&bot_id) {
                 Ok(()) => vec![bot_id],
-                Err(response) => {
-                    tracing::warn!("{} refused: {}", verb.name(), error_text(&response));
-                    return respond(response);
+                Err(error) => {
+                    tracing::warn!("{} refused: {}", verb.name(), error.message);
+                    return respond(super::query::failure(error));
                 }
             },
             None => self.selected(select),
@@ -138,9 +138,10 @@ impl Supervisor {
         for result in &results {
             self.record(&result.bot_id, &result.record);
         }
-        // Our own writes of runtime.conf are read back now, not at the next request.
-        let notices = self.refresh_config();
-        let mut messages = notices;
+        // Our own writes of runtime.conf are read back now, not at the next
+        // request; the request's answer already carries the file warnings.
+        self.refresh_config();
+        let mut messages = Vec::new();
         let mut rows = Vec::new();
         let mut missed = Vec::new();
         for result in results {
@@ -150,7 +151,7 @@ impl Supervisor {
                 Ok(kind) => (*kind, None),
                 Err(error) => (ActionKind::Failed, Some(error.clone())),
             };
-            let arrived = error.is_none() && arrived(verb, action, status);
+            let arrived = error.is_none() && arrived(verb, action);
             if !arrived {
                 let reason = error.clone().unwrap_or_else(|| ErrorBody {
                     kind: ErrorKind::ActionFailed,
@@ -212,7 +213,7 @@ impl Supervisor {
             Record::Keep => {}
             Record::Set(config, pipeline) => {
                 if let Some(tracked) = self.bots.get_mut(bot_id) {
-                    tracked.effective = Some(config.clone());
+                    tracked.effective = Some((**config).clone());
                     tracked.pipeline = pipeline.clone();
                     self.dirty = true;
                 }
@@ -257,24 +258,20 @@ async fn execute_all(targets: Vec<Target>, context: Arc<Context>) -> Vec<BotResu
     results.into_iter().flatten().collect()
 }
 
-/// Whether a bot ended where the command asked it to be.
-fn arrived(verb: Verb, action: ActionKind, status: RunStatus) -> bool {
-    let up = matches!(status, RunStatus::Running | RunStatus::Unstable);
-    match (verb, action) {
-        (
-            Verb::Start { .. },
-            ActionKind::Started
-            | ActionKind::AlreadyRunning
-            | ActionKind::Scheduled
-            | ActionKind::AlreadyScheduled,
-        )
-        | (Verb::Restart, _)
-        | (Verb::Reload, ActionKind::Restarted) => up,
-        (Verb::Stop, _) | (Verb::Reload, ActionKind::Forgotten) => !up,
-        _ => true,
+/// Whether a bot ended where the command asked it to be, by what its task
+/// did (its status a moment later may already tell of a crash, which `status`
+/// shows).
+fn arrived(verb: Verb, action: ActionKind) -> bool {
+    use ActionKind as A;
+    match verb {
+        Verb::Start { now: false, .. } | Verb::Restart => matches!(
+            action,
+            A::Started | A::AlreadyRunning | A::Scheduled | A::AlreadyScheduled | A::Restarted
+        ),
+        Verb::Stop => matches!(
+            action,
+            A::Stopped | A::Killed | A::AlreadyStopped | A::Unscheduled
+        ),
+        _ => action != A::Failed,
     }
-}
-
-fn error_text(response: &Response) -> &str {
-    response.error.as_ref().map_or("", |e| e.message.as_str())
 }

@@ -65,14 +65,20 @@ impl SupervisorHandle {
         questions: Option<mpsc::Sender<AskRequest>>,
     ) -> Response {
         let (reply, answer) = oneshot::channel();
-        let shutting_down = || Response::failure(ErrorKind::Internal, "the daemon is shutting down");
+        let shutting_down =
+            || Response::failure(ErrorKind::Internal, "the daemon is shutting down");
         let incoming = Incoming {
             command,
             answers,
             questions,
             reply,
         };
-        if self.messages.send(Msg::Request(Box::new(incoming))).await.is_err() {
+        if self
+            .messages
+            .send(Msg::Request(Box::new(incoming)))
+            .await
+            .is_err()
+        {
             return shutting_down();
         }
         answer.await.unwrap_or_else(|_| shutting_down())
@@ -113,7 +119,11 @@ pub struct Supervisor {
 impl Supervisor {
     /// Reads the configuration and the effective state, adopts the bots an
     /// earlier daemon left running, and starts the supervisor's task.
-    pub fn spawn(paths: Paths, tracker: &TaskTracker, shutdown: CancellationToken) -> SupervisorHandle {
+    pub fn spawn(
+        paths: Paths,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> SupervisorHandle {
         let (messages, inbox) = mpsc::channel(1024);
         let (changes, change_inbox) = mpsc::unbounded_channel();
         let mut supervisor = Supervisor {
@@ -132,7 +142,11 @@ impl Supervisor {
         let notices = supervisor.config.refresh();
         log_notices(&notices);
         for recovered in adopt::recover(&supervisor.paths, supervisor.config.current()) {
-            let handle = supervisor.new_handle(&recovered.bot_id, recovered.process, recovered.snapshot);
+            let handle =
+                supervisor.new_handle(&recovered.bot_id, recovered.process, recovered.snapshot);
+            if recovered.scheduled {
+                supervisor.rearm(&handle, recovered.effective.as_ref());
+            }
             supervisor.bots.insert(
                 recovered.bot_id,
                 Tracked {
@@ -148,7 +162,11 @@ impl Supervisor {
         SupervisorHandle { messages }
     }
 
-    async fn run(mut self, mut inbox: mpsc::Receiver<Msg>, mut changes: mpsc::UnboundedReceiver<String>) {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Msg>,
+        mut changes: mpsc::UnboundedReceiver<String>,
+    ) {
         loop {
             let mut answered = Vec::new();
             tokio::select! {
@@ -244,6 +262,7 @@ impl Supervisor {
                     config: config.raw.clone(),
                     pipeline: tracked.pipeline.clone(),
                     state: snapshot.state,
+                    scheduled: snapshot.scheduled,
                     pid: snapshot.pid,
                     start_time: snapshot.start_time,
                     since: snapshot.since,
@@ -296,11 +315,16 @@ impl Supervisor {
         let gone: Vec<String> = self
             .bots
             .iter()
-            .filter(|(id, tracked)| !config.bots.contains_key(*id) && !tracked.handle.snapshot().is_running())
+            .filter(|(id, tracked)| {
+                !config.bots.contains_key(*id) && !tracked.handle.snapshot().is_running()
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for bot_id in gone {
-            tracing::info!(bot_id, "{bot_id} was removed from runtime.conf while stopped; the daemon forgets it");
+            tracing::info!(
+                bot_id,
+                "{bot_id} was removed from runtime.conf while stopped; the daemon forgets it"
+            );
             self.bots.remove(&bot_id);
             self.dirty = true;
         }
@@ -335,6 +359,23 @@ impl Supervisor {
             &self.tracker,
             self.shutdown.clone(),
         )
+    }
+
+    /// Puts a bot back on the schedule it was on when the last daemon
+    /// stopped, from the configuration it was armed with.
+    fn rearm(&self, handle: &BotHandle, effective: Option<&BotConfig>) {
+        let Some(config) = effective else { return };
+        match launch::launch_for(&self.paths, config) {
+            Ok(launch) => {
+                let handle = handle.clone();
+                tokio::spawn(async move { handle.start(launch).await });
+            }
+            Err(reason) => tracing::error!(
+                bot_id = %config.bot_id,
+                "{} was scheduled but cannot be put back on its schedule: {reason}",
+                config.bot_id
+            ),
+        }
     }
 
     fn handle_for(&mut self, bot_id: &str) -> BotHandle {

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use intelmqd_proto::{
-    BotProblems, BotStatus, ErrorKind, FileCheck, Level, Message, Outcome, Response, RunStatus,
-    Selection,
+    BotProblems, BotStatus, ErrorBody, ErrorKind, FileCheck, Level, Message, Outcome, Response,
+    RunStatus, Selection,
 };
 
 use super::Supervisor;
@@ -30,7 +30,13 @@ pub fn hello() -> Response {
 
 impl Supervisor {
     pub(super) fn list(&self) -> Response {
-        let bots = self.config.current().bots.values().map(status::list_row).collect();
+        let bots = self
+            .config
+            .current()
+            .bots
+            .values()
+            .map(status::list_row)
+            .collect();
         Response::success(Vec::new(), Outcome::List { bots })
     }
 
@@ -74,7 +80,7 @@ impl Supervisor {
         let ids = match &bot_id {
             Some(bot_id) => match self.known(bot_id) {
                 Ok(()) => vec![bot_id.clone()],
-                Err(response) => return respond(response),
+                Err(error) => return respond(failure(error)),
             },
             None => self.selected(select),
         };
@@ -110,23 +116,24 @@ impl Supervisor {
     }
 
     /// A bot id that is valid and names a configured or running bot.
-    pub(super) fn known(&self, bot_id: &str) -> Result<(), Response> {
+    pub(super) fn known(&self, bot_id: &str) -> Result<(), ErrorBody> {
         if let Err(error) = intelmqd_proto::validate_bot_id(bot_id) {
-            return Err(Response::failure(
-                ErrorKind::InvalidBotId,
-                format!("invalid bot id {bot_id:?}: {error}"),
-            ));
+            return Err(ErrorBody {
+                kind: ErrorKind::InvalidBotId,
+                message: format!("invalid bot id {bot_id:?}: {error}"),
+            });
         }
         if self.config.current().bots.contains_key(bot_id) || self.is_running(bot_id) {
             return Ok(());
         }
-        Err(Response::failure(
-            ErrorKind::UnknownBot,
+        Err(ErrorBody {
+            kind: ErrorKind::UnknownBot,
+            message:
             format!(
                 "no bot \"{bot_id}\" in {}; add it there first (see 'intelmqctl list' for the configured bots)",
                 self.paths.config_dir.join(RUNTIME_FILE).display()
             ),
-        ))
+        })
     }
 
     pub(super) fn bot_status(&self, bot_id: &str) -> BotStatus {
@@ -147,8 +154,8 @@ impl Supervisor {
     }
 
     pub(super) fn debug(&self, bot_id: &str) -> Response {
-        if let Err(response) = self.known(bot_id) {
-            return response;
+        if let Err(error) = self.known(bot_id) {
+            return failure(error);
         }
         let config = self.config.current();
         let Some(bot) = config.bots.get(bot_id) else {
@@ -180,7 +187,7 @@ impl Supervisor {
             );
         }
         let module = bot.module.as_deref().unwrap_or_default();
-        match launch::launch_for(&self.paths, bot_id, module) {
+        match launch::launch_for(&self.paths, bot) {
             Ok(launch) => Response::success(
                 Vec::new(),
                 Outcome::Debug {
@@ -190,7 +197,12 @@ impl Supervisor {
                     env: launch
                         .env
                         .iter()
-                        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+                        .map(|(k, v)| {
+                            (
+                                k.to_string_lossy().into_owned(),
+                                v.to_string_lossy().into_owned(),
+                            )
+                        })
                         .collect(),
                 },
             ),
@@ -204,8 +216,8 @@ impl Supervisor {
     /// The spec's two kinds of check: each file's JSON, then each bot.
     pub(super) fn configtest(&self, bot_id: Option<&str>) -> Response {
         if let Some(bot_id) = bot_id {
-            if let Err(response) = self.known(bot_id) {
-                return response;
+            if let Err(error) = self.known(bot_id) {
+                return failure(error);
             }
         }
         let files: Vec<FileCheck> = [RUNTIME_FILE, DEFAULTS_FILE, PIPELINE_FILE]
@@ -258,19 +270,31 @@ impl Supervisor {
             messages.push(Message::new(
                 Level::Error,
                 None,
-                format!("{}: json is bad: {}", file.file, file.error.as_deref().unwrap_or("")),
+                format!(
+                    "{}: json is bad: {}",
+                    file.file,
+                    file.error.as_deref().unwrap_or("")
+                ),
             ));
         }
         for bot in bots.iter().filter(|b| !b.problems.is_empty()) {
             messages.push(Message::new(
                 Level::Error,
                 Some(&bot.bot_id),
-                format!("bot config of {} is bad because: {}", bot.bot_id, bot.problems.join("; ")),
+                format!(
+                    "bot config of {} is bad because: {}",
+                    bot.bot_id,
+                    bot.problems.join("; ")
+                ),
             ));
         }
         let outcome = Outcome::Configtest { valid, files, bots };
         if valid {
-            messages.push(Message::new(Level::Info, None, "The configuration is valid."));
+            messages.push(Message::new(
+                Level::Info,
+                None,
+                "The configuration is valid.",
+            ));
             return Response::success(messages, outcome);
         }
         let count = messages.len();
@@ -301,4 +325,8 @@ fn file_check(file: &str, error: Option<&FileError>) -> FileCheck {
         line,
         column,
     }
+}
+
+pub(super) fn failure(error: ErrorBody) -> Response {
+    Response::failure(error.kind, error.message)
 }

@@ -1,0 +1,529 @@
+//! The task of one bot: its loop over controls, the end of its process and
+//! the ticks of its schedule, and what each of them does.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::Local;
+use intelmqd_proto::{ActionKind, ErrorKind, ExitInfo, Level, Message, RunState};
+use nix::sys::signal::Signal;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::ticks::{unix_seconds, wait_until, Armed, RunRecord};
+use super::{ActionReport, BotSnapshot, ChangeSender, Control, Reply};
+use crate::pidfile;
+use crate::process::{BotProcess, Launch, Termination};
+
+/// How long a process gets to disappear after SIGKILL before the stop is
+/// reported as failed (only a process stuck in the kernel takes that long).
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// The longest single sleep towards a tick: the wall clock can be set while
+/// we sleep on the monotonic one, so the tick is looked at again this often.
+const MAX_TICK_SLEEP: Duration = Duration::from_secs(60);
+
+/// What the current process is.
+#[derive(Debug)]
+enum Run {
+    /// A stream bot: runs until stopped.
+    Stream,
+    /// A run of a scheduled bot, at a tick or on request; `waiters` get the
+    /// report when it ends.
+    Once {
+        started: Instant,
+        started_at: SystemTime,
+        waiters: Vec<Reply>,
+    },
+}
+
+pub(super) struct BotTask {
+    bot_id: String,
+    state_dir: PathBuf,
+    process: Option<(BotProcess, Run)>,
+    armed: Option<(Armed, Launch)>,
+    record: RunRecord,
+    publish: watch::Sender<BotSnapshot>,
+    changes: ChangeSender,
+}
+
+async fn ended(process: &Option<(BotProcess, Run)>) {
+    match process {
+        Some((process, _)) => process.ended().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the armed schedule's next tick is due.
+async fn tick(armed: &Option<(Armed, Launch)>) {
+    let Some(next) = armed.as_ref().and_then(|(armed, _)| armed.next) else {
+        return std::future::pending().await;
+    };
+    loop {
+        let wait = wait_until(&next, &Local::now());
+        if wait.is_zero() {
+            return;
+        }
+        tokio::time::sleep(wait.min(MAX_TICK_SLEEP)).await;
+    }
+}
+
+impl BotTask {
+    pub(super) fn new(
+        bot_id: &str,
+        state_dir: PathBuf,
+        adopted: Option<BotProcess>,
+        publish: watch::Sender<BotSnapshot>,
+        changes: ChangeSender,
+    ) -> BotTask {
+        BotTask {
+            bot_id: bot_id.to_owned(),
+            state_dir,
+            // An adopted process is taken as a stream bot until a schedule is
+            // armed for it; its end is recorded either way.
+            process: adopted.map(|process| (process, Run::Stream)),
+            armed: None,
+            record: RunRecord::default(),
+            publish,
+            changes,
+        }
+    }
+
+    pub(super) async fn run(
+        mut self,
+        mut controls: mpsc::UnboundedReceiver<Control>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                _ = ended(&self.process) => self.on_exit(),
+                _ = tick(&self.armed) => self.on_tick(),
+                control = controls.recv() => {
+                    let Some(control) = control else { return };
+                    // A daemon shutdown abandons the action half-way: the process
+                    // stays as it is, recorded in its pid file, for the next daemon.
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = self.handle(control) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, control: Control) {
+        match control {
+            Control::Start(launch, reply) => {
+                let _ = reply.send(self.start(launch));
+            }
+            Control::Stop(timeout, reply) => {
+                let report = self.stop(timeout).await;
+                let _ = reply.send(report);
+            }
+            Control::Restart(launch, timeout, reply) => {
+                let mut report = self.stop(timeout).await;
+                if report.outcome.is_ok() {
+                    let started = self.start(launch);
+                    report.messages.extend(started.messages);
+                    report.outcome = started.outcome.map(|kind| match kind {
+                        ActionKind::Started | ActionKind::Scheduled => ActionKind::Restarted,
+                        other => other,
+                    });
+                }
+                let _ = reply.send(report);
+            }
+            Control::Reload(launch, reply) => {
+                let _ = reply.send(self.reload(launch));
+            }
+            Control::RunOnce(launch, wait, reply) => self.run_once(launch, wait, reply),
+        }
+    }
+
+    fn say(&self, level: Level, text: String) -> Message {
+        match level {
+            Level::Info => tracing::info!(bot_id = %self.bot_id, "{text}"),
+            Level::Warning => tracing::warn!(bot_id = %self.bot_id, "{text}"),
+            Level::Error => tracing::error!(bot_id = %self.bot_id, "{text}"),
+        }
+        Message::new(level, Some(&self.bot_id), text)
+    }
+
+    /// Publishes the snapshot as it follows from the task's state.
+    fn publish(&self, update: impl FnOnce(&mut BotSnapshot)) {
+        let pid = self.process.as_ref().map(|(p, _)| p.pid());
+        let start_time = self.process.as_ref().map(|(p, _)| p.start_time());
+        let scheduled = self.armed.is_some();
+        let schedule = (scheduled || self.record != RunRecord::default()).then(|| {
+            self.record
+                .info(self.armed.as_ref().and_then(|(a, _)| a.next.as_ref()))
+        });
+        self.publish.send_modify(|snapshot| {
+            update(snapshot);
+            snapshot.pid = pid;
+            snapshot.start_time = start_time;
+            snapshot.scheduled = scheduled;
+            snapshot.schedule = schedule;
+            if pid.is_some() && snapshot.state != RunState::Stopping {
+                snapshot.state = RunState::Running;
+            } else if pid.is_none() && scheduled {
+                snapshot.state = RunState::Scheduled;
+            }
+        });
+        let _ = self.changes.send(self.bot_id.clone());
+    }
+
+    fn process_running(&self) -> bool {
+        self.process.as_ref().is_some_and(|(p, _)| !p.has_ended())
+    }
+
+    /// Spawns the bot's process and writes its pid file.
+    fn spawn(&mut self, launch: &Launch, run: Run) -> Result<u32, String> {
+        let id = &self.bot_id;
+        let process = BotProcess::spawn(launch)
+            .map_err(|error| format!("cannot run {}: {error}", launch.executable.display()))?;
+        let pid = process.pid();
+        if let Err(error) = pidfile::write(&self.state_dir, id, pid) {
+            // An untracked bot is worse than a bot that did not start.
+            process.kill_now();
+            return Err(format!(
+                "cannot write its pid file {}: {error}",
+                pidfile::path(&self.state_dir, id).display()
+            ));
+        }
+        self.process = Some((process, run));
+        self.publish(|s| s.since = Some(unix_seconds(SystemTime::now())));
+        Ok(pid)
+    }
+
+    fn start(&mut self, launch: Launch) -> ActionReport {
+        let id = self.bot_id.clone();
+        if let Some(schedule) = launch.schedule.clone() {
+            let expression = schedule.expression().to_owned();
+            if let Some((armed, _)) = &self.armed {
+                let text = format!(
+                    "{id} is already running (scheduled: `{}`).",
+                    armed.schedule.expression()
+                );
+                return ActionReport::done(
+                    vec![self.say(Level::Info, text)],
+                    ActionKind::AlreadyScheduled,
+                );
+            }
+            let armed = Armed::new(schedule);
+            let next = describe_next(&armed);
+            self.armed = Some((armed, launch));
+            self.publish(|s| s.since = Some(unix_seconds(SystemTime::now())));
+            let text =
+                format!("{id} is scheduled and will run at this time: `{expression}` ({next}).");
+            return ActionReport::done(vec![self.say(Level::Info, text)], ActionKind::Scheduled);
+        }
+        if self.process_running() {
+            let text = format!("{id} is already running.");
+            return ActionReport::done(
+                vec![self.say(Level::Info, text)],
+                ActionKind::AlreadyRunning,
+            );
+        }
+        if self.process.is_some() {
+            // Ended but not yet noticed by the loop: record it first.
+            self.on_exit();
+        }
+        let mut messages = vec![self.say(Level::Info, format!("Starting {id}..."))];
+        match self.spawn(&launch, Run::Stream) {
+            Ok(_) => {
+                messages.push(self.say(Level::Info, format!("{id} is running.")));
+                ActionReport::done(messages, ActionKind::Started)
+            }
+            Err(reason) => {
+                let text = format!("{id} could not be started: {reason}");
+                messages.push(self.say(Level::Error, text.clone()));
+                ActionReport::failed(messages, ErrorKind::ActionFailed, text)
+            }
+        }
+    }
+
+    fn run_once(&mut self, launch: Launch, wait: bool, reply: Reply) {
+        let id = self.bot_id.clone();
+        if let Some((process, _)) = self.process.as_ref().filter(|(p, _)| !p.has_ended()) {
+            let text = format!(
+                "{id} is running now (pid {}); a second run at the same time is refused. Wait for it to end, or stop it with 'intelmqctl stop {id}'",
+                process.pid()
+            );
+            let _ = reply.send(ActionReport::failed(Vec::new(), ErrorKind::Conflict, text));
+            return;
+        }
+        if self.process.is_some() {
+            self.on_exit();
+        }
+        let run = Run::Once {
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            waiters: Vec::new(),
+        };
+        let mut messages = vec![self.say(Level::Info, format!("Running {id} once now..."))];
+        match self.spawn(&launch, run) {
+            Ok(pid) => {
+                self.record.last_started = Some(SystemTime::now());
+                if wait {
+                    if let Some((_, Run::Once { waiters, .. })) = self.process.as_mut() {
+                        waiters.push(reply);
+                    }
+                    return;
+                }
+                messages.push(self.say(
+                    Level::Info,
+                    format!("{id} was launched (pid {pid}); 'intelmqctl status {id}' shows how it ends."),
+                ));
+                let _ = reply.send(ActionReport::done(messages, ActionKind::Launched));
+            }
+            Err(reason) => {
+                let text = format!("{id} could not be run: {reason}");
+                messages.push(self.say(Level::Error, text.clone()));
+                let _ = reply.send(ActionReport::failed(
+                    messages,
+                    ErrorKind::ActionFailed,
+                    text,
+                ));
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let Some((armed, launch)) = self.armed.as_mut() else {
+            return;
+        };
+        let tick = armed.next;
+        armed.advance();
+        let launch = launch.clone();
+        let id = self.bot_id.clone();
+        let tick_text = tick.map_or_else(String::new, |t| {
+            t.format("%Y-%m-%d %H:%M:%S %Z").to_string()
+        });
+        if let Some((process, _)) = self.process.as_ref().filter(|(p, _)| !p.has_ended()) {
+            self.record.skipped_ticks += 1;
+            let text = format!(
+                "the tick of {id} at {tick_text} was skipped: its previous run (pid {}) is still running",
+                process.pid()
+            );
+            self.say(Level::Warning, text);
+            self.publish(|_| {});
+            return;
+        }
+        if self.process.is_some() {
+            self.on_exit();
+        }
+        let run = Run::Once {
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            waiters: Vec::new(),
+        };
+        match self.spawn(&launch, run) {
+            Ok(pid) => {
+                self.record.last_started = Some(SystemTime::now());
+                self.say(
+                    Level::Info,
+                    format!("scheduled run of {id} for {tick_text} started (pid {pid})"),
+                );
+                self.publish(|_| {});
+            }
+            Err(reason) => {
+                self.say(
+                    Level::Error,
+                    format!("scheduled run of {id} for {tick_text} could not start: {reason}"),
+                );
+            }
+        }
+    }
+
+    async fn stop(&mut self, timeout: Duration) -> ActionReport {
+        let id = self.bot_id.clone();
+        let mut messages = Vec::new();
+        let mut kind = None;
+        if self.armed.take().is_some() {
+            messages.push(self.say(Level::Info, format!("{id} is unscheduled.")));
+            kind = Some(ActionKind::Unscheduled);
+            self.publish(|s| s.since = Some(unix_seconds(SystemTime::now())));
+        }
+        if !self.process_running() {
+            if self.process.is_some() {
+                self.on_exit();
+            }
+            if kind.is_none() {
+                messages.push(self.say(Level::Info, format!("{id} is already stopped.")));
+            }
+            return ActionReport::done(messages, kind.unwrap_or(ActionKind::AlreadyStopped));
+        }
+        let Some((process, run)) = self.process.take() else {
+            return ActionReport::done(messages, kind.unwrap_or(ActionKind::AlreadyStopped));
+        };
+        messages.push(self.say(Level::Info, format!("Stopping {id}...")));
+        self.publish.send_modify(|s| s.state = RunState::Stopping);
+        if let Err(error) = process.signal_group(Signal::SIGTERM) {
+            messages.push(self.say(
+                Level::Warning,
+                format!("cannot send SIGTERM to {id}: {error}"),
+            ));
+        }
+        let mut stopped = ActionKind::Stopped;
+        if tokio::time::timeout(timeout, process.ended())
+            .await
+            .is_err()
+        {
+            let _ = process.signal_group(Signal::SIGKILL);
+            if tokio::time::timeout(KILL_GRACE, process.ended())
+                .await
+                .is_err()
+            {
+                let text = format!(
+                    "{id} did not end even after SIGKILL (pid {}); it is still tracked",
+                    process.pid()
+                );
+                messages.push(self.say(Level::Error, text.clone()));
+                self.process = Some((process, run));
+                self.publish(|s| s.state = RunState::Running);
+                return ActionReport::failed(messages, ErrorKind::ActionFailed, text);
+            }
+            stopped = ActionKind::Killed;
+        }
+        self.process = Some((process, run));
+        self.on_exit();
+        messages.push(self.say(
+            Level::Info,
+            match stopped {
+                ActionKind::Killed => format!(
+                    "{id} did not stop within {} s of SIGTERM and was killed (SIGKILL).",
+                    format_seconds(timeout)
+                ),
+                _ => format!("{id} is stopped."),
+            },
+        ));
+        self.publish(|s| s.state = RunState::Stopped);
+        ActionReport::done(messages, stopped)
+    }
+
+    fn reload(&mut self, launch: Option<Launch>) -> ActionReport {
+        let id = self.bot_id.clone();
+        if let Some((launch, schedule)) =
+            launch.and_then(|l| l.schedule.clone().map(|schedule| (l, schedule)))
+        {
+            let Some((armed, current)) = self.armed.as_mut() else {
+                let text = format!("{id} is not running, nothing to reload.");
+                return ActionReport::done(
+                    vec![self.say(Level::Warning, text)],
+                    ActionKind::NotRunning,
+                );
+            };
+            let expression = schedule.expression().to_owned();
+            *armed = Armed::new(schedule);
+            *current = launch;
+            let next = describe_next(armed);
+            let mut messages = vec![self.say(
+                Level::Info,
+                format!("{id} is rescheduled and will run at this time: `{expression}` ({next})."),
+            )];
+            if self.process_running() {
+                messages.push(self.say(
+                    Level::Info,
+                    format!("The run of {id} in progress finishes as it is; the new schedule applies from its next tick."),
+                ));
+            }
+            self.publish(|_| {});
+            return ActionReport::done(messages, ActionKind::Rescheduled);
+        }
+        let Some((process, _)) = self.process.as_ref().filter(|(p, _)| !p.has_ended()) else {
+            let text = format!("{id} is not running, nothing to reload.");
+            return ActionReport::done(
+                vec![self.say(Level::Warning, text)],
+                ActionKind::NotRunning,
+            );
+        };
+        let pid = process.pid();
+        let result = process.signal_leader(Signal::SIGHUP);
+        let mut messages = vec![self.say(Level::Info, format!("Reloading {id} ..."))];
+        if let Err(error) = result {
+            let text = format!("cannot send SIGHUP to {id} (pid {pid}): {error}");
+            messages.push(self.say(Level::Error, text.clone()));
+            return ActionReport::failed(messages, ErrorKind::ActionFailed, text);
+        }
+        messages.push(self.say(
+            Level::Info,
+            format!("{id} was sent SIGHUP to reload its configuration."),
+        ));
+        ActionReport::done(messages, ActionKind::Reloaded)
+    }
+
+    /// The process ended (by itself, or after a stop): reap it, forget it,
+    /// record how it ended, and answer whoever waited for the run.
+    fn on_exit(&mut self) {
+        let Some((process, run)) = self.process.take() else {
+            return;
+        };
+        let termination = process.finish();
+        if let Err(error) = pidfile::remove(&self.state_dir, &self.bot_id) {
+            tracing::warn!(bot_id = %self.bot_id, "cannot remove pid file: {error}");
+        }
+        let now = SystemTime::now();
+        let exit = ExitInfo {
+            code: match termination {
+                Termination::Exited(code) => Some(code),
+                _ => None,
+            },
+            signal: match termination {
+                Termination::Signaled(signal) => Some(signal),
+                _ => None,
+            },
+            at: unix_seconds(now),
+            description: termination.describe(),
+        };
+        let level = match termination {
+            Termination::Exited(0) => Level::Info,
+            _ => Level::Warning,
+        };
+        let text = format!("{} {}", self.bot_id, termination.describe());
+        let message = self.say(level, text);
+        let state = match &run {
+            Run::Stream => RunState::Exited,
+            Run::Once { .. } => RunState::Stopped,
+        };
+        if let Run::Once {
+            started,
+            started_at,
+            waiters,
+        } = run
+        {
+            self.record.last_started = Some(started_at);
+            self.record.last_duration = Some(started.elapsed());
+            self.record.last_exit = Some(exit.clone());
+            for waiter in waiters {
+                let _ = waiter.send(ActionReport {
+                    messages: vec![message.clone()],
+                    outcome: Ok(ActionKind::Ran),
+                    exit: Some(exit.clone()),
+                });
+            }
+        }
+        self.publish(|s| {
+            s.state = state;
+            s.since = Some(exit.at);
+            s.last_exit = Some(exit);
+        });
+    }
+}
+
+fn describe_next(armed: &Armed) -> String {
+    match &armed.next {
+        Some(next) => format!("next run: {}", next.format("%Y-%m-%d %H:%M:%S %Z")),
+        None => "it has no next run".to_owned(),
+    }
+}
+
+fn format_seconds(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds.fract() == 0.0 {
+        format!("{seconds:.0}")
+    } else {
+        format!("{seconds}")
+    }
+}
