@@ -101,21 +101,17 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
         note,
     } = effect;
     if restore {
-        match effective {
-            Some((entry, queues)) => match context.writer.restore(&bot_id, entry, queues).await {
-                Ok(()) => result.messages.extend(note),
-                Err(error) => result.messages.push(Message::new(
+        if let Some((entry, queues)) = effective {
+            if let Err(error) = context.writer.restore(&bot_id, entry, queues).await {
+                result.messages.push(Message::new(
                     Level::Error,
                     Some(&bot_id),
                     format!(
                         "{bot_id} was removed from runtime.conf while running and could not be written back: {error}. Its configuration is kept in the internal runtime configuration."
                     ),
-                )),
-            },
-            None => result.messages.extend(note),
+                ));
+            }
         }
-    } else {
-        result.messages.extend(note);
     }
     let report = match op {
         Op::Keep(kind) => ActionReport::done(Vec::new(), kind),
@@ -189,7 +185,12 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             }),
         },
     };
-    finish(result, report, forget)
+    let mut result = finish(result, report, forget);
+    // The note tells what was done, so it comes after, and only if it was.
+    if result.outcome.is_ok() {
+        result.messages.extend(note);
+    }
+    result
 }
 
 /// Folds the bot's report into the result.

@@ -24,6 +24,7 @@ pub mod process;
 pub mod reconcile;
 pub mod status;
 pub mod supervisor;
+pub mod watch;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -47,7 +48,10 @@ pub struct Paths {
 /// keep running after it returns; the next daemon adopts them.
 pub async fn run(paths: Paths, listener: UnixListener, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
+    let config_dir = paths.config_dir.clone();
     let supervisor = supervisor::Supervisor::spawn(paths, &tracker, shutdown.clone());
+    // Dropping the watcher ends the watch; it lives as long as the daemon serves.
+    let _watcher = watch::spawn(&config_dir, supervisor.clone(), shutdown.clone());
     tracing::info!("ready");
     control::serve(listener, supervisor, tracker.clone(), shutdown).await;
     tracker.close();

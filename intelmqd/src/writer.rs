@@ -182,6 +182,9 @@ fn set_flag(path: &std::path::Path, bot_id: &str, key: &str, value: bool) -> Res
             let current = serde_json::from_str::<Value>(text)
                 .ok()
                 .and_then(|root| root.get(bot_id).and_then(|entry| entry.get(key)).cloned());
+            // An absent onboot is false; an absent botnet falls back to
+            // IntelMQ's `enabled`, so it is written explicitly.
+            let current = current.or((key == "onboot").then_some(Value::Bool(false)));
             changed.set(current != Some(Value::Bool(value)));
             if !changed.get() {
                 return Ok(text.to_owned());

@@ -265,7 +265,7 @@ impl BotTask {
         let mut messages = vec![self.say(Level::Info, format!("Running {id} once now..."))];
         match self.spawn(&launch, run) {
             Ok(pid) => {
-                self.record.last_started = Some(SystemTime::now());
+                self.record.begin(SystemTime::now());
                 if wait {
                     if let Some((_, Run::Once { waiters, .. })) = self.process.as_mut() {
                         waiters.push(reply);
@@ -321,7 +321,7 @@ impl BotTask {
         };
         match self.spawn(&launch, run) {
             Ok(pid) => {
-                self.record.last_started = Some(SystemTime::now());
+                self.record.begin(SystemTime::now());
                 self.say(
                     Level::Info,
                     format!("scheduled run of {id} for {tick_text} started (pid {pid})"),

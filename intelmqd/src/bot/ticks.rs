@@ -67,6 +67,13 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// A run began: until it ends, it has no duration and no exit.
+    pub fn begin(&mut self, at: SystemTime) {
+        self.last_started = Some(at);
+        self.last_duration = None;
+        self.last_exit = None;
+    }
+
     pub fn info(&self, next: Option<&DateTime<Local>>) -> ScheduleInfo {
         ScheduleInfo {
             next_run: next.and_then(|t| u64::try_from(t.timestamp()).ok()),
