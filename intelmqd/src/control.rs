@@ -3,12 +3,20 @@
 //! (at most [`MAX_LINE_BYTES`]), answers each with one line, and never lets a
 //! bad line end it: invalid JSON, an unknown command or an oversized line each
 //! get an error answer and the connection goes on.
+//!
+//! Limits keep one client from hurting the others: a peer that may not talk
+//! ([`crate::access`]) gets one refusal; past `max_connections` a new client gets
+//! one "too many connections" answer; a client that starts a line and does not
+//! finish it within `client_timeout` is dropped. Each of these ends only the
+//! offending connection.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use intelmqd_proto::{decode_request, encode_line, ErrorKind, Reply, Response, MAX_LINE_BYTES};
+use intelmqd_proto::{
+    decode_request, encode_line, ErrorBody, ErrorKind, Reply, Response, MAX_LINE_BYTES,
+};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixSocket, UnixStream};
 use tokio_util::sync::CancellationToken;
@@ -18,6 +26,11 @@ use intelmqd_proto::{Answers, Command, Question, Request};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::access::{Access, Peer};
 use crate::supervisor::SupervisorHandle;
 
 /// Why the control socket could not be bound.
@@ -31,9 +44,27 @@ pub enum BindError {
     Io { path: String, source: io::Error },
 }
 
-/// Binds the socket at `path`, mode 0660 before anyone can connect. A socket
-/// file left by a dead daemon is replaced; a live one is not.
-pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
+/// The connection limits, from defaults.conf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub client_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let defaults = crate::config::Defaults::default();
+        Limits {
+            max_connections: defaults.max_connections,
+            client_timeout: defaults.client_timeout,
+        }
+    }
+}
+
+/// Binds the socket at `path`, owned by the socket group (if any) with mode
+/// 0660, both set before anyone can connect. A socket file left by a dead
+/// daemon is replaced; a live one is not.
+pub fn bind(path: &Path, access: &Access) -> Result<UnixListener, BindError> {
     let io_error = |source| BindError::Io {
         path: path.display().to_string(),
         source,
@@ -48,6 +79,10 @@ pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
     socket.bind(path).map_err(io_error)?;
     // Not listening yet, so nobody can connect before the mode is right.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_error)?;
+    if let Some(gid) = access.group_gid() {
+        nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
+            .map_err(|errno| io_error(io::Error::from(errno)))?;
+    }
     socket.listen(1024).map_err(io_error)
 }
 
@@ -55,9 +90,12 @@ pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
 pub async fn serve(
     listener: UnixListener,
     supervisor: SupervisorHandle,
+    access: Access,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 ) {
+    let limits = supervisor.limits();
+    let open = Arc::new(AtomicUsize::new(0));
     loop {
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -66,30 +104,96 @@ pub async fn serve(
                 Err(error) => {
                     // Out of file descriptors and the like: pause instead of spinning.
                     tracing::error!("accept failed: {error}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
         };
+        let Limits {
+            max_connections,
+            client_timeout,
+        } = *limits.borrow();
         let supervisor = supervisor.clone();
         let shutdown = shutdown.clone();
+        let access = access.clone();
+        let open = Arc::clone(&open);
+        let count = open.fetch_add(1, Ordering::SeqCst) + 1;
         tracker.spawn(async move {
+            let _slot = Slot(Arc::clone(&open));
+            if let Err(refused) = admit(&stream, &access, count, max_connections) {
+                let reply = Reply::response(None, Response::failure(refused.kind, refused.message));
+                let (_, mut writer) = stream.into_split();
+                let _ = writer.write_all(&encode_line(&reply)).await;
+                return;
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = serve_connection(stream, supervisor) => {}
+                _ = serve_connection(stream, supervisor, client_timeout) => {}
             }
         });
     }
 }
 
-async fn serve_connection(stream: UnixStream, supervisor: SupervisorHandle) {
+/// Frees a connection's place when its task ends, however it ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Checks the peer and the connection count; the refusal to send otherwise.
+fn admit(stream: &UnixStream, access: &Access, count: usize, max: usize) -> Result<(), ErrorBody> {
+    let peer = match stream.peer_cred() {
+        Ok(cred) => Peer {
+            uid: cred.uid(),
+            gid: cred.gid(),
+            pid: cred.pid(),
+        },
+        Err(error) => {
+            tracing::warn!("refused a connection whose credentials cannot be read: {error}");
+            return Err(refusal(
+                ErrorKind::PermissionDenied,
+                format!("permission denied: cannot read your credentials ({error})"),
+            ));
+        }
+    };
+    if let Err(reason) = access.check(peer) {
+        tracing::warn!(
+            uid = peer.uid,
+            pid = peer.pid.unwrap_or(0),
+            "refused a connection: {reason}"
+        );
+        return Err(refusal(ErrorKind::PermissionDenied, reason));
+    }
+    if count > max {
+        tracing::warn!(
+            uid = peer.uid,
+            pid = peer.pid.unwrap_or(0),
+            "refused a connection: {count} connections open, max_connections is {max}"
+        );
+        return Err(refusal(
+            ErrorKind::TooManyConnections,
+            format!("too many connections: intelmqd serves at most {max} at once (max_connections in defaults.conf); try again"),
+        ));
+    }
+    Ok(())
+}
+
+fn refusal(kind: ErrorKind, message: String) -> ErrorBody {
+    ErrorBody { kind, message }
+}
+
+async fn serve_connection(stream: UnixStream, supervisor: SupervisorHandle, timeout: Duration) {
     let (read_half, write_half) = stream.into_split();
     let mut connection = Connection {
         reader: BufReader::new(read_half),
         writer: write_half,
+        timeout,
     };
     loop {
-        let reply = match next_line(&mut connection.reader, MAX_LINE_BYTES).await {
+        let reply = match next_line(&mut connection.reader, MAX_LINE_BYTES, timeout).await {
             Ok(Some(Line::Complete(line))) => match decode(&line) {
                 Ok(request) => match connection.serve(request, &supervisor).await {
                     Ok(reply) => reply,
@@ -102,6 +206,10 @@ async fn serve_connection(stream: UnixStream, supervisor: SupervisorHandle) {
             },
             Ok(Some(Line::TooLong)) => too_long(),
             Ok(None) => return,
+            Err(error) if error.kind() == io::ErrorKind::TimedOut => {
+                let _ = connection.send(&timed_out(timeout)).await;
+                return;
+            }
             Err(error) => {
                 tracing::debug!("connection closed: {error}");
                 return;
@@ -116,6 +224,7 @@ async fn serve_connection(stream: UnixStream, supervisor: SupervisorHandle) {
 struct Connection {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
+    timeout: Duration,
 }
 
 impl Connection {
@@ -160,7 +269,7 @@ impl Connection {
     /// Reads the answer to question `number` of request `id`. Anything else
     /// gets an error reply and counts as no answer.
     async fn read_answer(&mut self, id: u64, number: u32) -> io::Result<Option<bool>> {
-        let line = match next_line(&mut self.reader, MAX_LINE_BYTES).await? {
+        let line = match next_line(&mut self.reader, MAX_LINE_BYTES, self.timeout).await? {
             None => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -197,6 +306,19 @@ impl Connection {
     }
 }
 
+fn timed_out(timeout: Duration) -> Reply {
+    Reply::response(
+        None,
+        Response::failure(
+            ErrorKind::Timeout,
+            format!(
+                "the line was not finished within {} s; the connection is closed",
+                timeout.as_secs_f64()
+            ),
+        ),
+    )
+}
+
 fn too_long() -> Reply {
     Reply::response(
         None,
@@ -227,16 +349,31 @@ enum Line {
 }
 
 /// Reads up to the next newline, never holding more than `max` bytes of it.
-/// A last line without a newline counts as a line. `None` at the end.
+/// A last line without a newline counts as a line. `None` at the end. Once a
+/// line has begun, each read must come within `timeout` (a `TimedOut` error);
+/// waiting for a line to begin has no limit.
 async fn next_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     max: usize,
+    timeout: Duration,
 ) -> io::Result<Option<Line>> {
     let mut line = Vec::new();
     let mut too_long = false;
     let mut seen_any = false;
     loop {
-        let buffer = reader.fill_buf().await?;
+        let buffer = if seen_any {
+            match tokio::time::timeout(timeout, reader.fill_buf()).await {
+                Ok(read) => read?,
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client did not finish its line",
+                    ))
+                }
+            }
+        } else {
+            reader.fill_buf().await?
+        };
         if buffer.is_empty() {
             return Ok(match (seen_any, too_long) {
                 (false, _) => None,
@@ -275,7 +412,10 @@ mod tests {
     async fn lines(input: &[u8], max: usize) -> Vec<Line> {
         let mut reader = BufReader::with_capacity(4, input);
         let mut found = Vec::new();
-        while let Some(line) = next_line(&mut reader, max).await.expect("reads") {
+        while let Some(line) = next_line(&mut reader, max, Duration::from_secs(5))
+            .await
+            .expect("reads")
+        {
             found.push(line);
         }
         found
@@ -295,5 +435,18 @@ mod tests {
         );
         assert_eq!(lines(b"", 5).await, vec![]);
         assert_eq!(lines(b"\n", 5).await, vec![Line::Complete(vec![])]);
+    }
+
+    #[tokio::test]
+    async fn a_half_line_times_out() {
+        let (client, server) = tokio::io::duplex(64);
+        let mut reader = BufReader::new(server);
+        let mut client = client;
+        client.write_all(b"{\"v\":1").await.expect("writes");
+        let error = next_line(&mut reader, 100, Duration::from_millis(50))
+            .await
+            .expect_err("times out");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        drop(client);
     }
 }

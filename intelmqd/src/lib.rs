@@ -6,6 +6,7 @@
 //! client connection speaks the protocol ([`control`]), and one task writes the
 //! effective state ([`persist`]). `docs/architecture.md` draws the picture.
 
+pub mod access;
 pub mod actions;
 pub mod adopt;
 pub mod asker;
@@ -46,14 +47,19 @@ pub struct Paths {
 
 /// Runs the daemon on a bound listener until `shutdown` is cancelled. Bots
 /// keep running after it returns; the next daemon adopts them.
-pub async fn run(paths: Paths, listener: UnixListener, shutdown: CancellationToken) {
+pub async fn run(
+    paths: Paths,
+    listener: UnixListener,
+    access: access::Access,
+    shutdown: CancellationToken,
+) {
     let tracker = TaskTracker::new();
     let config_dir = paths.config_dir.clone();
     let supervisor = supervisor::Supervisor::spawn(paths, &tracker, shutdown.clone());
     // Dropping the watcher ends the watch; it lives as long as the daemon serves.
     let _watcher = watch::spawn(&config_dir, supervisor.clone(), shutdown.clone());
     tracing::info!("ready");
-    control::serve(listener, supervisor, tracker.clone(), shutdown).await;
+    control::serve(listener, supervisor, access, tracker.clone(), shutdown).await;
     tracker.close();
     tracker.wait().await;
 }

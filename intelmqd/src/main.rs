@@ -33,6 +33,10 @@ struct Args {
         default_value = "/run/intelmq/intelmqd.sock"
     )]
     socket: PathBuf,
+    /// The group whose members may use the control socket, besides root and
+    /// the daemon's own user [default: intelmq, where that group exists].
+    #[arg(long, env = "INTELMQ_SOCKET_GROUP", value_name = "GROUP")]
+    socket_group: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -61,15 +65,17 @@ fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create the {what} dir {}", dir.display()))?;
     }
     if let Some(parent) = args.socket.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create the socket's dir {}", parent.display()))?;
+        create_socket_dir(parent)?;
     }
+    let access = intelmqd::access::Access::new(args.socket_group.as_deref())
+        .map_err(anyhow::Error::msg)
+        .context("--socket-group")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let listener = intelmqd::control::bind(&args.socket)?;
+        let listener = intelmqd::control::bind(&args.socket, &access)?;
         let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
         let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
         let shutdown = CancellationToken::new();
@@ -86,6 +92,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             state_dir = %args.state_dir.display(),
             log_dir = %args.log_dir.display(),
             socket = %args.socket.display(),
+            allowed = %access.describe(),
             "intelmqd {} starting",
             env!("CARGO_PKG_VERSION")
         );
@@ -94,9 +101,39 @@ fn run(args: Args) -> anyhow::Result<()> {
             state_dir: args.state_dir.clone(),
             log_dir: args.log_dir.clone(),
         };
-        intelmqd::run(paths, listener, shutdown).await;
+        intelmqd::run(paths, listener, access, shutdown).await;
         let _ = std::fs::remove_file(&args.socket);
         tracing::info!("stopped");
         anyhow::Ok(())
     })
+}
+
+/// Creates the socket's directory, mode 0755 whatever the umask, so that the
+/// socket file's own mode and group decide who can connect. An existing
+/// directory is used as it is, unless anyone may write to it without the
+/// sticky bit: then another user could replace the socket.
+fn create_socket_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::metadata(dir) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode();
+            if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+                anyhow::bail!(
+                    "the socket's dir {} is writable by everyone (mode {:o}); use a directory only root or the daemon's user may write to",
+                    dir.display(),
+                    mode & 0o7777
+                );
+            }
+            Ok(())
+        }
+        Err(_) => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .with_context(|| format!("cannot create the socket's dir {}", dir.display()))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("cannot set the mode of {}", dir.display()))
+        }
+    }
 }

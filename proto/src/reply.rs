@@ -155,6 +155,12 @@ pub enum ErrorKind {
     /// The bot is busy with something that excludes the action (running while
     /// a foreground debug run was asked, …).
     Conflict,
+    /// The peer's user may not talk to the daemon.
+    PermissionDenied,
+    /// The daemon serves as many connections as it allows; try again later.
+    TooManyConnections,
+    /// The client sent part of a line and then nothing for too long.
+    Timeout,
     /// The daemon failed in a way that is not the request's fault.
     Internal,
 }

@@ -58,6 +58,10 @@ pub struct Defaults {
     pub process_manager: ProcessManager,
     /// How long a bot has between SIGTERM and SIGKILL.
     pub stop_timeout: Duration,
+    /// The most client connections served at once.
+    pub max_connections: usize,
+    /// How long a client may take to finish a line it began.
+    pub client_timeout: Duration,
 }
 
 impl Default for Defaults {
@@ -65,6 +69,8 @@ impl Default for Defaults {
         Defaults {
             process_manager: ProcessManager::Pid,
             stop_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            client_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -155,6 +161,30 @@ pub fn parse_defaults(text: &str) -> Result<Defaults, FileError> {
                 )))
             }
         },
+    }
+    if let Some(value) = map.get("max_connections") {
+        match value.as_u64() {
+            Some(count) if (1..=65_536).contains(&count) => {
+                defaults.max_connections = count as usize
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "max_connections must be a whole number from 1 to 65536, not {value}"
+                )))
+            }
+        }
+    }
+    if let Some(value) = map.get("client_timeout") {
+        match value.as_f64() {
+            Some(seconds) if seconds.is_finite() && (0.1..=3600.0).contains(&seconds) => {
+                defaults.client_timeout = Duration::from_secs_f64(seconds)
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "client_timeout must be a number of seconds from 0.1 to 3600, not {value}"
+                )))
+            }
+        }
     }
     Ok(defaults)
 }

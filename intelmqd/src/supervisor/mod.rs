@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use intelmqd_proto::{Answers, Command, ErrorKind, Level, Message, Response};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -21,6 +21,7 @@ use crate::asker::AskRequest;
 use crate::bot::{BotHandle, BotSnapshot, ChangeSender};
 use crate::config::store::ConfigNotice;
 use crate::config::{BotConfig, ConfigStore, RUNTIME_FILE};
+use crate::control::Limits;
 use crate::effective::{EffectiveBot, EffectiveState};
 use crate::persist::Persister;
 use crate::writer::ConfigWriter;
@@ -48,6 +49,7 @@ enum Msg {
 #[derive(Clone, Debug)]
 pub struct SupervisorHandle {
     messages: mpsc::Sender<Msg>,
+    limits: watch::Receiver<Limits>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -84,6 +86,11 @@ impl SupervisorHandle {
         answer.await.unwrap_or_else(|_| shutting_down())
     }
 
+    /// The connection limits of defaults.conf, as they change.
+    pub fn limits(&self) -> watch::Receiver<Limits> {
+        self.limits.clone()
+    }
+
     /// Tells the supervisor that a configuration file may have changed.
     pub fn config_changed(&self) {
         // A full queue already holds work that refreshes the configuration.
@@ -109,6 +116,7 @@ pub struct Supervisor {
     bots: BTreeMap<String, Tracked>,
     persister: Persister,
     writer: ConfigWriter,
+    limits: watch::Sender<Limits>,
     dirty: bool,
     changes: ChangeSender,
     messages: mpsc::Sender<Msg>,
@@ -126,7 +134,9 @@ impl Supervisor {
     ) -> SupervisorHandle {
         let (messages, inbox) = mpsc::channel(1024);
         let (changes, change_inbox) = mpsc::unbounded_channel();
+        let (limits, limits_seen) = watch::channel(Limits::default());
         let mut supervisor = Supervisor {
+            limits,
             config: ConfigStore::new(&paths.config_dir),
             persister: Persister::spawn(paths.state_dir.clone(), tracker),
             writer: ConfigWriter::spawn(paths.config_dir.clone()),
@@ -141,6 +151,7 @@ impl Supervisor {
         };
         let notices = supervisor.config.refresh();
         log_notices(&notices);
+        supervisor.publish_limits();
         for recovered in adopt::recover(&supervisor.paths, supervisor.config.current()) {
             let handle =
                 supervisor.new_handle(&recovered.bot_id, recovered.process, recovered.snapshot);
@@ -159,7 +170,10 @@ impl Supervisor {
         // Logs what the files say against what runs, once at start.
         supervisor.after_config_change(true);
         tracker.spawn(supervisor.run(inbox, change_inbox));
-        SupervisorHandle { messages }
+        SupervisorHandle {
+            messages,
+            limits: limits_seen,
+        }
     }
 
     async fn run(
@@ -278,6 +292,9 @@ impl Supervisor {
     fn refresh_config(&mut self) -> Vec<Message> {
         let notices = self.config.refresh();
         log_notices(&notices);
+        if !notices.is_empty() {
+            self.publish_limits();
+        }
         let runtime_read = notices.iter().any(|notice| {
             matches!(notice, ConfigNotice::Loaded { file } | ConfigNotice::Missing { file } if *file == RUNTIME_FILE)
         });
@@ -342,6 +359,19 @@ impl Supervisor {
                 _ => {}
             }
         }
+    }
+
+    fn publish_limits(&self) {
+        let defaults = &self.config.current().defaults;
+        let limits = Limits {
+            max_connections: defaults.max_connections,
+            client_timeout: defaults.client_timeout,
+        };
+        self.limits.send_if_modified(|current| {
+            let changed = *current != limits;
+            *current = limits;
+            changed
+        });
     }
 
     fn new_handle(
