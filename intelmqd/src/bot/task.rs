@@ -165,11 +165,22 @@ impl BotTask {
             snapshot.start_time = start_time;
             snapshot.scheduled = scheduled;
             snapshot.schedule = schedule;
-            if pid.is_some() && snapshot.state != RunState::Stopping {
-                snapshot.state = RunState::Running;
-            } else if pid.is_none() && scheduled {
-                snapshot.state = RunState::Scheduled;
-            }
+            snapshot.state = match (pid, scheduled, snapshot.state) {
+                (Some(_), _, RunState::Stopping) => RunState::Stopping,
+                (Some(_), _, _) => RunState::Running,
+                (None, true, _) => RunState::Scheduled,
+                // Nothing runs and nothing is scheduled: whatever the state
+                // said of a process or schedule is over.
+                (
+                    None,
+                    false,
+                    RunState::Running
+                    | RunState::Scheduled
+                    | RunState::Starting
+                    | RunState::Stopping,
+                ) => RunState::Stopped,
+                (None, false, other) => other,
+            };
         });
         let _ = self.changes.send(self.bot_id.clone());
     }
