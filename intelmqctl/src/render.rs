@@ -345,6 +345,7 @@ mod tests {
             last_exit: None,
             problems: vec![],
             schedule: None,
+            restarts: 0,
         }
     }
 

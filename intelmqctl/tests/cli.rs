@@ -79,6 +79,7 @@ fn a_bot() -> BotStatus {
         last_exit: None,
         problems: vec![],
         schedule: None,
+        restarts: 0,
     }
 }
 

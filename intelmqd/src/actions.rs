@@ -20,6 +20,7 @@ use crate::{launch, Paths};
 pub struct Context {
     pub paths: Paths,
     pub stop_timeout: Duration,
+    pub defaults: crate::config::Defaults,
     pub writer: ConfigWriter,
     pub asker: Asker,
 }
@@ -205,7 +206,7 @@ fn finish(mut result: BotResult, report: ActionReport, forget: bool) -> BotResul
     result
 }
 fn launch_of(context: &Context, config: &BotConfig) -> Result<crate::process::Launch, ErrorBody> {
-    launch::launch_for(&context.paths, config).map_err(|reason| ErrorBody {
+    launch::launch_for(&context.paths, config, &context.defaults).map_err(|reason| ErrorBody {
         kind: ErrorKind::InvalidConfig,
         message: format!("{} cannot be started: {reason}", config.bot_id),
     })

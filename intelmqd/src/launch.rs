@@ -4,7 +4,8 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{BotConfig, RunMode};
+use crate::bot::restart::RestartPolicy;
+use crate::config::{BotConfig, Defaults, RunMode};
 use crate::cron::CronSchedule;
 use crate::process::Launch;
 use crate::Paths;
@@ -36,7 +37,11 @@ pub fn bot_env(paths: &Paths, bot_id: &str) -> Vec<(OsString, OsString)> {
 }
 
 /// Everything needed to start the bot of `config`, or why it cannot be.
-pub fn launch_for(paths: &Paths, config: &BotConfig) -> Result<Launch, String> {
+pub fn launch_for(
+    paths: &Paths,
+    config: &BotConfig,
+    defaults: &Defaults,
+) -> Result<Launch, String> {
     let bot_id = config.bot_id.as_str();
     let module = config
         .module
@@ -57,6 +62,10 @@ pub fn launch_for(paths: &Paths, config: &BotConfig) -> Result<Launch, String> {
         env: bot_env(paths, bot_id),
         log_path: paths.log_dir.join(format!("{bot_id}.log")),
         schedule,
+        restart: RestartPolicy {
+            mode: config.restart,
+            ..defaults.restart
+        },
     })
 }
 

@@ -54,6 +54,8 @@ pub struct Launch {
     pub log_path: std::path::PathBuf,
     /// For a scheduled bot: when it runs.
     pub schedule: Option<crate::cron::CronSchedule>,
+    /// For a stream bot: whether and how it is restarted when it ends by itself.
+    pub restart: crate::bot::restart::RestartPolicy,
 }
 
 /// A running (or just ended, not yet reaped) bot process.

@@ -50,6 +50,7 @@ pub fn bot_status(
         last_exit: snapshot.last_exit.clone(),
         problems,
         schedule: snapshot.schedule.clone(),
+        restarts: snapshot.restarts,
     }
 }
 

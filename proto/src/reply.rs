@@ -352,6 +352,9 @@ pub struct BotStatus {
     /// What configtest found wrong with the bot, empty when valid.
     #[serde(default)]
     pub problems: Vec<String>,
+    /// Automatic restarts since an operator last started the bot.
+    #[serde(default)]
+    pub restarts: u64,
     /// For a scheduled bot: its next and its last run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleInfo>,
@@ -417,6 +420,7 @@ mod tests {
             last_exit: None,
             problems: vec![],
             schedule: None,
+            restarts: 0,
         };
         let reply = Reply::response(
             Some(1),

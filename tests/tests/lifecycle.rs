@@ -125,9 +125,14 @@ fn reload_sends_sighup_and_restart_starts_a_new_process() {
 
 #[test]
 fn a_bot_that_exits_or_crashes_is_reaped_and_its_end_is_shown() {
+    // Without a restart policy, to see the end as it is.
+    let never = |mut bot: serde_json::Value| {
+        bot["restart"] = json!("never");
+        bot
+    };
     let daemon = Daemon::start(json!({
-        "quitter": testbot(json!({"exit_after": 0.2, "exit_code": 3})),
-        "crasher": testbot(json!({"crash_after": 0.2})),
+        "quitter": never(testbot(json!({"exit_after": 0.2, "exit_code": 3}))),
+        "crasher": never(testbot(json!({"crash_after": 0.2}))),
     }));
     let mut pids = Vec::new();
     for bot in ["quitter", "crasher"] {

@@ -4,6 +4,7 @@
 //! and the bot's state is published on a watch channel so that `status` reads
 //! memory, never the process table.
 
+pub mod restart;
 mod task;
 pub mod ticks;
 
@@ -30,6 +31,8 @@ pub struct BotSnapshot {
     pub schedule: Option<ScheduleInfo>,
     /// On a schedule now.
     pub scheduled: bool,
+    /// Automatic restarts since an operator last started the bot.
+    pub restarts: u64,
 }
 
 impl BotSnapshot {
@@ -42,6 +45,7 @@ impl BotSnapshot {
             last_exit: None,
             schedule: None,
             scheduled: false,
+            restarts: 0,
         }
     }
 

@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::restart::{Decision, Restarts};
 use super::ticks::{unix_seconds, wait_until, Armed, RunRecord};
 use super::{ActionReport, BotSnapshot, ChangeSender, Control, Reply};
 use crate::pidfile;
@@ -43,6 +44,12 @@ pub(super) struct BotTask {
     process: Option<(BotProcess, Run)>,
     armed: Option<(Armed, Launch)>,
     record: RunRecord,
+    /// A stream bot's restart bookkeeping and the launch to restart it with.
+    restarts: Option<(Restarts, Launch)>,
+    /// When the pending automatic restart is due.
+    restart_at: Option<tokio::time::Instant>,
+    /// Gave up restarting: failed until an operator acts.
+    failed: bool,
     publish: watch::Sender<BotSnapshot>,
     changes: ChangeSender,
 }
@@ -50,6 +57,14 @@ pub(super) struct BotTask {
 async fn ended(process: &Option<(BotProcess, Run)>) {
     match process {
         Some((process, _)) => process.ended().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the pending restart is due.
+async fn restart_due(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
@@ -84,6 +99,9 @@ impl BotTask {
             process: adopted.map(|process| (process, Run::Stream)),
             armed: None,
             record: RunRecord::default(),
+            restarts: None,
+            restart_at: None,
+            failed: false,
             publish,
             changes,
         }
@@ -98,8 +116,9 @@ impl BotTask {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return,
-                _ = ended(&self.process) => self.on_exit(),
+                _ = ended(&self.process) => self.on_ended_by_itself(),
                 _ = tick(&self.armed) => self.on_tick(),
+                _ = restart_due(self.restart_at) => self.restart_now(),
                 control = controls.recv() => {
                     let Some(control) = control else { return };
                     // A daemon shutdown abandons the action half-way: the process
@@ -155,6 +174,8 @@ impl BotTask {
         let pid = self.process.as_ref().map(|(p, _)| p.pid());
         let start_time = self.process.as_ref().map(|(p, _)| p.start_time());
         let scheduled = self.armed.is_some();
+        let restarts = self.restarts.as_ref().map_or(0, |(r, _)| r.count);
+        let (pending, failed) = (self.restart_at.is_some(), self.failed);
         let schedule = (scheduled || self.record != RunRecord::default()).then(|| {
             self.record
                 .info(self.armed.as_ref().and_then(|(a, _)| a.next.as_ref()))
@@ -165,10 +186,14 @@ impl BotTask {
             snapshot.start_time = start_time;
             snapshot.scheduled = scheduled;
             snapshot.schedule = schedule;
+            snapshot.restarts = restarts;
             snapshot.state = match (pid, scheduled, snapshot.state) {
                 (Some(_), _, RunState::Stopping) => RunState::Stopping,
                 (Some(_), _, _) => RunState::Running,
                 (None, true, _) => RunState::Scheduled,
+                // Waiting for an automatic restart, or given up on.
+                (None, false, _) if pending => RunState::Starting,
+                (None, false, _) if failed => RunState::Failed,
                 // Nothing runs and nothing is scheduled: whatever the state
                 // said of a process or schedule is over.
                 (
@@ -242,8 +267,13 @@ impl BotTask {
             self.on_exit();
         }
         let mut messages = vec![self.say(Level::Info, format!("Starting {id}..."))];
+        // An operator's start ends a pending restart and a failed state.
+        self.restart_at = None;
+        self.failed = false;
         match self.spawn(&launch, Run::Stream) {
             Ok(_) => {
+                self.restarts = Some((Restarts::new(launch.restart, Instant::now()), launch));
+                self.publish(|_| {});
                 messages.push(self.say(Level::Info, format!("{id} is running.")));
                 ActionReport::done(messages, ActionKind::Started)
             }
@@ -357,6 +387,17 @@ impl BotTask {
             kind = Some(ActionKind::Unscheduled);
             self.publish(|s| s.since = Some(unix_seconds(SystemTime::now())));
         }
+        if self.restart_at.take().is_some() {
+            messages.push(self.say(
+                Level::Info,
+                format!("{id} is stopped; its pending restart is cancelled."),
+            ));
+            kind = Some(ActionKind::Stopped);
+        }
+        if std::mem::take(&mut self.failed) {
+            self.publish(|s| s.state = RunState::Stopped);
+        }
+        self.restarts = None;
         if !self.process_running() {
             if self.process.is_some() {
                 self.on_exit();
@@ -364,6 +405,7 @@ impl BotTask {
             if kind.is_none() {
                 messages.push(self.say(Level::Info, format!("{id} is already stopped.")));
             }
+            self.publish(|_| {});
             return ActionReport::done(messages, kind.unwrap_or(ActionKind::AlreadyStopped));
         }
         let Some((process, run)) = self.process.take() else {
@@ -465,12 +507,93 @@ impl BotTask {
         ActionReport::done(messages, ActionKind::Reloaded)
     }
 
-    /// The process ended (by itself, or after a stop): reap it, forget it,
-    /// record how it ended, and answer whoever waited for the run.
-    fn on_exit(&mut self) {
-        let Some((process, run)) = self.process.take() else {
+    /// The loop saw the process end by itself: record it, and restart a
+    /// stream bot if its policy says so.
+    fn on_ended_by_itself(&mut self) {
+        let Some(end) = self.on_exit() else {
             return;
         };
+        let Some((restarts, _)) = self.restarts.as_mut() else {
+            return;
+        };
+        let id = self.bot_id.clone();
+        let within = restarts.policy.interval.as_secs_f64();
+        match restarts.decide(end, Instant::now()) {
+            Decision::Stay => {}
+            Decision::RestartIn(delay) => {
+                self.restart_at = Some(tokio::time::Instant::now() + delay);
+                self.say(
+                    Level::Warning,
+                    format!("{id} will be restarted in {} s", delay.as_secs_f64()),
+                );
+                self.publish(|_| {});
+            }
+            Decision::GiveUp { starts } => {
+                self.failed = true;
+                self.restarts = None;
+                self.say(
+                    Level::Error,
+                    format!(
+                        "{id} failed: it started {starts} times within {within} s and kept ending; it is left stopped until an operator starts it again ('intelmqctl start {id}')"
+                    ),
+                );
+                self.publish(|s| s.state = RunState::Failed);
+            }
+        }
+    }
+
+    /// The restart delay is over: start the stream bot again.
+    fn restart_now(&mut self) {
+        self.restart_at = None;
+        let Some((_, launch)) = self.restarts.as_ref() else {
+            return;
+        };
+        let launch = launch.clone();
+        let id = self.bot_id.clone();
+        match self.spawn(&launch, Run::Stream) {
+            Ok(pid) => {
+                if let Some((restarts, _)) = self.restarts.as_mut() {
+                    restarts.restarted(Instant::now());
+                }
+                self.say(Level::Info, format!("{id} was restarted (pid {pid})"));
+                self.publish(|_| {});
+            }
+            Err(reason) => {
+                self.say(
+                    Level::Error,
+                    format!("{id} could not be restarted: {reason}"),
+                );
+                // Counts as one more failure, with the same policy.
+                if let Some((restarts, _)) = self.restarts.as_mut() {
+                    restarts.restarted(Instant::now());
+                }
+                self.process = None;
+                self.restart_after_failure(Termination::Exited(127));
+            }
+        }
+    }
+
+    fn restart_after_failure(&mut self, end: Termination) {
+        let Some((restarts, _)) = self.restarts.as_mut() else {
+            return;
+        };
+        match restarts.decide(end, Instant::now()) {
+            Decision::RestartIn(delay) => {
+                self.restart_at = Some(tokio::time::Instant::now() + delay);
+            }
+            Decision::GiveUp { .. } | Decision::Stay => {
+                self.failed = true;
+                self.restarts = None;
+            }
+        }
+        self.publish(|_| {});
+    }
+
+    /// The process ended (by itself, or after a stop): reap it, forget it,
+    /// record how it ended, and answer whoever waited for the run. Returns
+    /// how a stream bot's process ended (a run's end is not restarted).
+    fn on_exit(&mut self) -> Option<Termination> {
+        let (process, run) = self.process.take()?;
         let termination = process.finish();
         if let Err(error) = pidfile::remove(&self.state_dir, &self.bot_id) {
             tracing::warn!(bot_id = %self.bot_id, "cannot remove pid file: {error}");
@@ -494,9 +617,9 @@ impl BotTask {
         };
         let text = format!("{} {}", self.bot_id, termination.describe());
         let message = self.say(level, text);
-        let state = match &run {
-            Run::Stream => RunState::Exited,
-            Run::Once { .. } => RunState::Stopped,
+        let (state, run_kind) = match &run {
+            Run::Stream => (RunState::Exited, RunKind::Stream),
+            Run::Once { .. } => (RunState::Stopped, RunKind::Once),
         };
         if let Run::Once {
             started,
@@ -515,12 +638,19 @@ impl BotTask {
                 });
             }
         }
+        let stream = matches!(run_kind, RunKind::Stream);
         self.publish(|s| {
             s.state = state;
             s.since = Some(exit.at);
             s.last_exit = Some(exit);
         });
+        stream.then_some(termination)
     }
+}
+
+enum RunKind {
+    Stream,
+    Once,
 }
 
 fn describe_next(armed: &Armed) -> String {

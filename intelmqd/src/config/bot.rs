@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::bot::restart::RestartMode;
+
 /// How a bot runs: indefinitely, or once at each tick of its schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunMode {
@@ -30,6 +32,8 @@ pub struct BotConfig {
     pub schedule_time: Option<String>,
     pub botnet: bool,
     pub onboot: bool,
+    /// When the bot is restarted after it ended by itself.
+    pub restart: RestartMode,
     /// The entry exactly as in the file.
     pub raw: Value,
     pub problems: Vec<String>,
@@ -121,6 +125,19 @@ impl BotConfig {
             .or_else(|| flag("enabled", &mut problems))
             .unwrap_or(false);
         let onboot = flag("onboot", &mut problems).unwrap_or(false);
+        let restart = match entry.get("restart") {
+            None => RestartMode::default(),
+            Some(Value::String(text)) => RestartMode::parse(text).unwrap_or_else(|| {
+                problems.push(format!(
+                    "unknown restart {text:?}: expected \"on-failure\", \"always\" or \"never\""
+                ));
+                RestartMode::default()
+            }),
+            Some(other) => {
+                problems.push(format!("restart must be a string, not {other}"));
+                RestartMode::default()
+            }
+        };
         if let Some(parameters) = entry.get("parameters") {
             if !parameters.is_object() {
                 problems.push("parameters must be a JSON object".to_owned());
@@ -134,6 +151,7 @@ impl BotConfig {
             schedule_time,
             botnet,
             onboot,
+            restart,
             raw,
             problems,
         }

@@ -62,6 +62,8 @@ pub struct Defaults {
     pub max_connections: usize,
     /// How long a client may take to finish a line it began.
     pub client_timeout: Duration,
+    /// The crash-restart limits of stream bots (the mode is per bot).
+    pub restart: crate::bot::restart::RestartPolicy,
 }
 
 impl Default for Defaults {
@@ -71,6 +73,7 @@ impl Default for Defaults {
             stop_timeout: Duration::from_secs(10),
             max_connections: 1024,
             client_timeout: Duration::from_secs(10),
+            restart: crate::bot::restart::RestartPolicy::default(),
         }
     }
 }
@@ -161,6 +164,42 @@ pub fn parse_defaults(text: &str) -> Result<Defaults, FileError> {
                 )))
             }
         },
+    }
+    if let Some(value) = map.get("start_limit_burst") {
+        match value.as_u64() {
+            Some(count) if (1..=1000).contains(&count) => defaults.restart.burst = count as u32,
+            _ => {
+                return Err(invalid(format!(
+                    "start_limit_burst must be a whole number from 1 to 1000, not {value}"
+                )))
+            }
+        }
+    }
+    for (key, slot, max) in [
+        (
+            "start_limit_interval",
+            &mut defaults.restart.interval,
+            86_400.0,
+        ),
+        ("restart_delay", &mut defaults.restart.delay, 3600.0),
+        (
+            "restart_delay_max",
+            &mut defaults.restart.delay_max,
+            86_400.0,
+        ),
+    ] {
+        if let Some(value) = map.get(key) {
+            match value.as_f64() {
+                Some(seconds) if seconds.is_finite() && (0.0..=max).contains(&seconds) => {
+                    *slot = Duration::from_secs_f64(seconds)
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "{key} must be a number of seconds from 0 to {max}, not {value}"
+                    )))
+                }
+            }
+        }
     }
     if let Some(value) = map.get("max_connections") {
         match value.as_u64() {

@@ -112,6 +112,7 @@ impl Supervisor {
         let context = Arc::new(Context {
             paths: self.paths.clone(),
             stop_timeout: config.defaults.stop_timeout,
+            defaults: config.defaults.clone(),
             writer: self.writer.clone(),
             asker: Asker::new(answers, questions),
         });

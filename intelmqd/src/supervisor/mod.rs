@@ -395,7 +395,7 @@ impl Supervisor {
     /// stopped, from the configuration it was armed with.
     fn rearm(&self, handle: &BotHandle, effective: Option<&BotConfig>) {
         let Some(config) = effective else { return };
-        match launch::launch_for(&self.paths, config) {
+        match launch::launch_for(&self.paths, config, &self.config.current().defaults) {
             Ok(launch) => {
                 let handle = handle.clone();
                 tokio::spawn(async move { handle.start(launch).await });

@@ -187,7 +187,7 @@ impl Supervisor {
             );
         }
         let module = bot.module.as_deref().unwrap_or_default();
-        match launch::launch_for(&self.paths, bot) {
+        match launch::launch_for(&self.paths, bot, &config.defaults) {
             Ok(launch) => Response::success(
                 Vec::new(),
                 Outcome::Debug {
