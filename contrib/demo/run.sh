@@ -1,6 +1,8 @@
 #!/bin/sh
 # Runs intelmqd on the demo configuration, with demo bots that need nothing
-# installed, and starts every demo bot.
+# installed, and starts the botnet (every demo bot has `botnet: true`): three
+# stream bots, and demo-fetcher, a scheduled bot that the daemon runs every
+# 30 seconds.
 #
 #   contrib/demo/run.sh            (from anywhere; builds the workspace first)
 #
@@ -69,12 +71,12 @@ else
     say "intelmqd is running (pid $daemon_pid)"
 fi
 
-# The bot ids: the first column of `intelmqctl list`, without the two header lines.
-bots=$(intelmqctl list | awk -F'|' 'NR > 2 { gsub(/ /, "", $2); print $2 }')
-for bot in $bots; do
-    # A bot that cannot start is reported by intelmqctl; go on with the others.
-    intelmqctl start "$bot" || true
-done
+# One command starts the botnet: every bot with `botnet: true`, all at once.
+# A bot that cannot start is reported in its row; the demo goes on.
+say "starting the botnet (intelmqctl start)"
+if ! intelmqctl start; then
+    say "not every bot started; see the messages above"
+fi
 
 echo
 intelmqctl status
@@ -93,14 +95,17 @@ then for example:
     intelmqctl reload demo-parser      # SIGHUP: the bot logs "reloaded"
     intelmqctl restart demo-output
     intelmqctl stop demo-collector
-    intelmqctl --json status
+    intelmqctl status demo-fetcher     # the scheduled bot: its runs every 30 s in its log
+    intelmqctl start --now --wait demo-fetcher   # one run right now, waited for
+    intelmqctl --json status           # next and last run of demo-fetcher under "schedule"
+    intelmqctl configtest
     tail -f $demo/log/demo-parser.log
 
 The configuration is in $demo/etc, the daemon's own log in $demo/intelmqd.log.
 
-Bots keep running when the daemon stops (a new daemon adopts them), so stop
-the bots first, then the daemon:
+Bots keep running when the daemon stops (a new daemon adopts them, and puts
+demo-fetcher back on its schedule), so stop the botnet first, then the daemon:
 
-    for bot in $(echo $bots); do intelmqctl stop "\$bot"; done
+    intelmqctl stop
     kill $daemon_pid
 EOF

@@ -262,10 +262,7 @@ impl Daemon {
 
     /// Runs `intelmqctl --socket <socket> <args>` to its end.
     pub fn ctl(&self, args: &[&str]) -> CtlOutput {
-        let mut command = Command::new(bin("intelmqctl"));
-        clear_intelmq_env(&mut command);
-        command.arg("--socket").arg(&self.socket).args(args);
-        run_with_deadline(&mut command, TIMEOUT)
+        run_with_deadline(&mut self.ctl_command(args), TIMEOUT)
     }
 
     /// One raw line to the daemon on a new connection; its reply line.
@@ -325,6 +322,13 @@ impl Daemon {
     #[track_caller]
     pub fn start_bot(&self, bot_id: &str) -> u32 {
         self.ctl(&["start", bot_id]).expect_code(0);
+        self.wait_started(bot_id)
+    }
+
+    /// The pid of a bot that was started: the pid in its status, once the bot
+    /// has logged `started (pid N)` for it (so its signal handlers are in place).
+    #[track_caller]
+    pub fn wait_started(&self, bot_id: &str) -> u32 {
         let pid = self.status_pid(bot_id).unwrap_or_else(|| {
             panic!(
                 "{bot_id} has no pid after start: {}",
@@ -374,6 +378,97 @@ impl Daemon {
         let text = std::fs::read_to_string(self.config_dir.join("runtime.conf"))
             .expect("read runtime.conf");
         serde_json::from_str(&text).expect("runtime.conf is JSON")
+    }
+
+    /// `<config_dir>/runtime.conf`.
+    pub fn runtime_conf_path(&self) -> PathBuf {
+        self.config_dir.join("runtime.conf")
+    }
+
+    /// runtime.conf exactly as it is on disk.
+    pub fn read_runtime_conf_text(&self) -> String {
+        std::fs::read_to_string(self.runtime_conf_path()).expect("read runtime.conf")
+    }
+
+    /// One bot's entry of runtime.conf as it is on disk (`None` when absent).
+    pub fn runtime_entry(&self, bot_id: &str) -> Option<Value> {
+        self.read_runtime_conf().get(bot_id).cloned()
+    }
+
+    /// Rewrites runtime.conf in place (truncate and write the same inode), as
+    /// `echo ... > runtime.conf` or an editor without atomic saves would.
+    pub fn write_runtime_conf_in_place(&self, text: &str) {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .create(true)
+            .open(self.runtime_conf_path())
+            .expect("open runtime.conf for writing");
+        file.write_all(text.as_bytes())
+            .expect("write runtime.conf in place");
+    }
+
+    /// Replaces any file of the config dir with raw text (atomically).
+    pub fn write_config_text(&self, name: &str, text: &str) {
+        self.write_config_file(name, text);
+    }
+
+    /// `<state_dir>/runtime.effective.json`, the daemon's internal runtime
+    /// configuration.
+    pub fn effective_state_path(&self) -> PathBuf {
+        self.state_dir.join("runtime.effective.json")
+    }
+
+    /// The effective state file parsed (`Value::Null` when it does not exist).
+    pub fn effective_state(&self) -> Value {
+        match std::fs::read_to_string(self.effective_state_path()) {
+            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|error| {
+                panic!("runtime.effective.json is not JSON: {error}\n{text}")
+            }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Value::Null,
+            Err(error) => panic!("cannot read runtime.effective.json: {error}"),
+        }
+    }
+
+    /// How many bytes the daemon's stderr file holds now: a mark for
+    /// [`Daemon::stderr_since`] and [`Daemon::wait_for_stderr`].
+    pub fn stderr_mark(&self) -> usize {
+        self.stderr().len()
+    }
+
+    /// What the daemon wrote to stderr after `mark`.
+    pub fn stderr_since(&self, mark: usize) -> String {
+        self.stderr().get(mark..).unwrap_or_default().to_string()
+    }
+
+    /// Waits until a line the daemon wrote to stderr after `mark` contains
+    /// every one of `texts`; returns that line. Panics with the daemon's
+    /// stderr after `deadline`.
+    #[track_caller]
+    pub fn wait_for_stderr(&self, mark: usize, deadline: Duration, texts: &[&str]) -> String {
+        let mut found = None;
+        self.wait_until(
+            deadline,
+            &format!("intelmqd logs a line with {texts:?}"),
+            || {
+                found = self
+                    .stderr_since(mark)
+                    .lines()
+                    .find(|line| texts.iter().all(|text| line.contains(text)))
+                    .map(str::to_string);
+                found.is_some()
+            },
+        );
+        found.expect("waited for it")
+    }
+
+    /// `intelmqctl --socket <socket> <args>` as a command not yet run (e.g. to
+    /// run it under a terminal, see [`crate::pty`]).
+    pub fn ctl_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin("intelmqctl"));
+        clear_intelmq_env(&mut command);
+        command.arg("--socket").arg(&self.socket).args(args);
+        command
     }
 
     /// Replaces defaults.conf.

@@ -14,9 +14,12 @@
 //! The binaries come from the cargo target directory of the test executable:
 //! run `cargo build --workspace` before `cargo test -p intelmqd-tests`.
 
+pub mod botnet_helpers;
 mod ctl;
 mod daemon;
 pub mod procfs;
+pub mod pty;
+pub mod schedule_helpers;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,6 +47,21 @@ pub fn testbot(parameters: serde_json::Value) -> serde_json::Value {
         "onboot": false,
         "parameters": parameters,
     })
+}
+
+/// runtime.conf with one test bot (`botnet: true`) a bot id; each bot's
+/// parameters name it (`{"note": "<bot_id>"}`), so that entries differ.
+pub fn botnet_of(bot_ids: &[&str]) -> serde_json::Value {
+    let bots: serde_json::Map<String, serde_json::Value> = bot_ids
+        .iter()
+        .map(|id| (id.to_string(), testbot(serde_json::json!({"note": id}))))
+        .collect();
+    serde_json::Value::Object(bots)
+}
+
+/// defaults.conf with a stop timeout of one second, for tests that stop bots.
+pub fn fast_stop_defaults() -> serde_json::Value {
+    serde_json::json!({"process_manager": "pid", "stop_timeout": 1})
 }
 
 /// The directory holding the workspace's binaries (`target/debug`), found from
@@ -108,6 +126,36 @@ pub fn logged_pid(log: &str, what: &str) -> Option<u32> {
         let rest = &line[line.find(&marker)? + marker.len()..];
         rest.strip_suffix(')')?.parse().ok()
     })
+}
+
+/// The cells of the row of `bot_id` in a table as intelmqctl prints it
+/// (`| a | b |`), trimmed; `None` when no row starts with that bot id.
+pub fn table_row(text: &str, bot_id: &str) -> Option<Vec<String>> {
+    text.lines().find_map(|line| {
+        let cells: Vec<String> = line
+            .trim()
+            .strip_prefix('|')?
+            .strip_suffix('|')?
+            .split('|')
+            .map(|cell| cell.trim().to_string())
+            .collect();
+        (cells.first().map(String::as_str) == Some(bot_id)).then_some(cells)
+    })
+}
+
+/// The headers of a table as intelmqctl prints it: the first `| ... |` line.
+pub fn table_headers(text: &str) -> Vec<String> {
+    text.lines()
+        .find_map(|line| {
+            let inner = line.trim().strip_prefix('|')?.strip_suffix('|')?;
+            Some(
+                inner
+                    .split('|')
+                    .map(|cell| cell.trim().to_string())
+                    .collect(),
+            )
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -529,8 +529,8 @@ impl BotTask {
                 self.publish(|_| {});
             }
             Decision::GiveUp { starts } => {
+                // The count stays for `status` until an operator acts.
                 self.failed = true;
-                self.restarts = None;
                 self.say(
                     Level::Error,
                     format!(
@@ -582,8 +582,8 @@ impl BotTask {
                 self.restart_at = Some(tokio::time::Instant::now() + delay);
             }
             Decision::GiveUp { .. } | Decision::Stay => {
+                // The count stays for `status` until an operator acts.
                 self.failed = true;
-                self.restarts = None;
             }
         }
         self.publish(|_| {});
