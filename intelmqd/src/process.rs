@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+use nix::unistd::{Gid, Pid, Uid};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -56,6 +56,20 @@ pub struct Launch {
     pub schedule: Option<crate::cron::CronSchedule>,
     /// For a stream bot: whether and how it is restarted when it ends by itself.
     pub restart: crate::bot::restart::RestartPolicy,
+    /// The user the bot runs as, when the daemon runs as root.
+    pub run_as: Option<RunAs>,
+}
+
+/// A user to run a bot as: resolved before the fork, so that the child only
+/// makes system calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Its supplementary groups, as `initgroups` would set them.
+    pub groups: Vec<u32>,
+    pub home: std::path::PathBuf,
 }
 
 /// A running (or just ended, not yet reaped) bot process.
@@ -94,9 +108,27 @@ impl BotProcess {
             .stdout(log.try_clone()?)
             .stderr(log)
             .envs(launch.env.iter().map(|(k, v)| (k, v)));
-        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        let identity = launch.run_as.as_ref().map(|user| {
+            command
+                .env("HOME", &user.home)
+                .env("USER", &user.name)
+                .env("LOGNAME", &user.name);
+            let groups: Vec<Gid> = user.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+            (Uid::from_raw(user.uid), Gid::from_raw(user.gid), groups)
+        });
+        // SAFETY: between fork and exec the closure only makes system calls
+        // (setsid, setgroups, setgid, setuid) on values prepared before the
+        // fork; it allocates nothing and takes no lock.
         unsafe {
-            command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(io::Error::from));
+            command.pre_exec(move || {
+                nix::unistd::setsid()?;
+                if let Some((uid, gid, groups)) = &identity {
+                    nix::unistd::setgroups(groups)?;
+                    nix::unistd::setgid(*gid)?;
+                    nix::unistd::setuid(*uid)?;
+                }
+                Ok(())
+            });
         }
         let child = command.spawn()?;
         let pid = Pid::from_raw(child.id() as i32);

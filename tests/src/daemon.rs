@@ -28,7 +28,7 @@ impl Default for DaemonBuilder {
     fn default() -> Self {
         DaemonBuilder {
             runtime: "{}\n".into(),
-            defaults: to_text(&json!({"process_manager": "pid"})),
+            defaults: to_text(&as_test_user(json!({"process_manager": "pid"}))),
         }
     }
 }
@@ -46,9 +46,11 @@ impl DaemonBuilder {
         self
     }
 
-    /// defaults.conf (default: `{"process_manager": "pid"}`).
+    /// defaults.conf (default: `{"process_manager": "pid"}`). When the tests
+    /// run as root, `"bot_user": "root"` is added unless the test sets it:
+    /// the daemon runs bots as root only when told so.
     pub fn defaults(mut self, defaults: Value) -> Self {
-        self.defaults = to_text(&defaults);
+        self.defaults = to_text(&as_test_user(defaults));
         self
     }
 
@@ -471,9 +473,9 @@ impl Daemon {
         command
     }
 
-    /// Replaces defaults.conf.
+    /// Replaces defaults.conf (with `bot_user` as [`DaemonBuilder::defaults`]).
     pub fn write_defaults_conf(&self, defaults: &Value) {
-        self.write_config_file("defaults.conf", &to_text(defaults));
+        self.write_config_file("defaults.conf", &to_text(&as_test_user(defaults.clone())));
     }
 
     fn write_config_file(&self, name: &str, text: &str) {
@@ -624,4 +626,17 @@ impl Connection {
         serde_json::from_str(&reply)
             .unwrap_or_else(|error| panic!("reply is not JSON: {error}: {reply}"))
     }
+}
+
+/// Adds `"bot_user": "root"` to a defaults.conf object when the tests run as
+/// root and it names no bot user: the tests' bots run as the tests' user.
+pub fn as_test_user(mut defaults: Value) -> Value {
+    if nix::unistd::Uid::effective().is_root() {
+        if let Some(object) = defaults.as_object_mut() {
+            object
+                .entry("bot_user")
+                .or_insert_with(|| Value::String("root".into()));
+        }
+    }
+    defaults
 }

@@ -64,6 +64,8 @@ pub struct Defaults {
     pub client_timeout: Duration,
     /// The crash-restart limits of stream bots (the mode is per bot).
     pub restart: crate::bot::restart::RestartPolicy,
+    /// The user bots run as when the daemon runs as root.
+    pub bot_user: Option<String>,
 }
 
 impl Default for Defaults {
@@ -74,6 +76,7 @@ impl Default for Defaults {
             max_connections: 1024,
             client_timeout: Duration::from_secs(10),
             restart: crate::bot::restart::RestartPolicy::default(),
+            bot_user: None,
         }
     }
 }
@@ -164,6 +167,15 @@ pub fn parse_defaults(text: &str) -> Result<Defaults, FileError> {
                 )))
             }
         },
+    }
+    match map.get("bot_user") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) if !name.is_empty() => defaults.bot_user = Some(name.clone()),
+        Some(other) => {
+            return Err(invalid(format!(
+                "bot_user must be the name of a user, not {other}"
+            )))
+        }
     }
     if let Some(value) = map.get("start_limit_burst") {
         match value.as_u64() {
