@@ -107,6 +107,12 @@ pub fn request(
         let line = read_line(socket, &mut reader)?;
         match parse_reply(socket, &line)? {
             ReplyBody::Response(response) => return Ok(response),
+            ReplyBody::Event(_) => {
+                return Err(ClientError::protocol(
+                    socket,
+                    "the daemon sent an event to a request that did not subscribe",
+                ))
+            }
             ReplyBody::Question(question) => {
                 let yes = prompt(&question).unwrap_or(question.default);
                 let answer = Request::new(
@@ -201,6 +207,7 @@ mod tests {
         match parse_reply(Path::new("/s"), line.as_bytes())? {
             ReplyBody::Response(response) => Ok(response),
             ReplyBody::Question(question) => panic!("unexpected question {question:?}"),
+            ReplyBody::Event(event) => panic!("unexpected event {event:?}"),
         }
     }
 

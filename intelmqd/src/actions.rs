@@ -69,7 +69,7 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
     let bot_id = plan.bot_id.clone();
     let mut result = BotResult {
         bot_id: bot_id.clone(),
-        messages: plan.messages,
+        messages: plan.messages.into_iter().map(logged).collect(),
         outcome: Ok(ActionKind::Skipped),
         exit: None,
         record: Record::Keep,
@@ -87,7 +87,7 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             no,
         } => {
             let (answer, message) = context.asker.ask(&bot_id, &text, default).await;
-            result.messages.push(message);
+            result.messages.push(logged(message));
             if answer {
                 *yes
             } else {
@@ -104,13 +104,13 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
     if restore {
         if let Some((entry, queues)) = effective {
             if let Err(error) = context.writer.restore(&bot_id, entry, queues).await {
-                result.messages.push(Message::new(
+                result.messages.push(logged(Message::new(
                     Level::Error,
                     Some(&bot_id),
                     format!(
                         "{bot_id} was removed from runtime.conf while running and could not be written back: {error}. Its configuration is kept in the internal runtime configuration."
                     ),
-                ));
+                )));
             }
         }
     }
@@ -187,9 +187,27 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
         },
     };
     let mut result = finish(result, report, forget);
+    if result.record == Record::Forget {
+        // "check in all IntelMQ system if there is some additional internal
+        // configurations that are still having configured that bot": its queues.
+        let message = match context.writer.forget_queues(&bot_id).await {
+            Ok(true) => Some(Message::new(
+                Level::Info,
+                Some(&bot_id),
+                format!("The queues of {bot_id} were removed from pipeline.conf (the previous version is in pipeline.conf.bak)."),
+            )),
+            Ok(false) => None,
+            Err(error) => Some(Message::new(
+                Level::Error,
+                Some(&bot_id),
+                format!("The queues of {bot_id} could not be removed from pipeline.conf: {error}"),
+            )),
+        };
+        result.messages.extend(message.map(logged));
+    }
     // The note tells what was done, so it comes after, and only if it was.
-    if result.outcome.is_ok() {
-        result.messages.extend(note);
+    if result.outcome.is_ok() && result.outcome != Ok(ActionKind::Unchanged) {
+        result.messages.extend(note.map(logged));
     }
     result
 }
@@ -217,4 +235,16 @@ fn launch_of(context: &Context, config: &BotConfig) -> Result<crate::process::La
 fn refused(error: ErrorBody) -> ActionReport {
     tracing::warn!("{}", error.message);
     ActionReport::failed(Vec::new(), error.kind, error.message)
+}
+
+/// Writes a message for the operator to the daemon's log too: every message
+/// the spec says to "log" reaches both the client and the log.
+fn logged(message: Message) -> Message {
+    let bot_id = message.bot_id.as_deref().unwrap_or("-");
+    match message.level {
+        Level::Info => tracing::info!(bot_id, "{}", message.text),
+        Level::Warning => tracing::warn!(bot_id, "{}", message.text),
+        Level::Error => tracing::error!(bot_id, "{}", message.text),
+    }
+    message
 }

@@ -22,11 +22,12 @@ use tokio::net::{UnixListener, UnixSocket, UnixStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use intelmqd_proto::{Answers, Command, Question, Request};
+use intelmqd_proto::{Answers, Command, EventKind, Outcome, Question, ReplyBody, Request};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::broadcast;
 use tokio::sync::mpsc;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,16 +87,29 @@ pub fn bind(path: &Path, access: &Access) -> Result<UnixListener, BindError> {
     socket.listen(1024).map_err(io_error)
 }
 
+/// Counters of the control socket, for the metrics.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    /// Connections accepted and served.
+    pub served: AtomicU64,
+    /// Connections refused (permission, limit).
+    pub refused: AtomicU64,
+    /// Connections open now.
+    pub open: AtomicUsize,
+    /// Requests answered.
+    pub requests: AtomicU64,
+}
+
 /// Accepts connections until `shutdown`, each served in its own task.
 pub async fn serve(
     listener: UnixListener,
     supervisor: SupervisorHandle,
     access: Access,
+    stats: Arc<ConnectionStats>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 ) {
     let limits = supervisor.limits();
-    let open = Arc::new(AtomicUsize::new(0));
     loop {
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -116,30 +130,32 @@ pub async fn serve(
         let supervisor = supervisor.clone();
         let shutdown = shutdown.clone();
         let access = access.clone();
-        let open = Arc::clone(&open);
-        let count = open.fetch_add(1, Ordering::SeqCst) + 1;
+        let stats = Arc::clone(&stats);
+        let count = stats.open.fetch_add(1, Ordering::SeqCst) + 1;
         tracker.spawn(async move {
-            let _slot = Slot(Arc::clone(&open));
+            let _slot = Slot(Arc::clone(&stats));
             if let Err(refused) = admit(&stream, &access, count, max_connections) {
+                stats.refused.fetch_add(1, Ordering::Relaxed);
                 let reply = Reply::response(None, Response::failure(refused.kind, refused.message));
                 let (_, mut writer) = stream.into_split();
                 let _ = writer.write_all(&encode_line(&reply)).await;
                 return;
             }
+            stats.served.fetch_add(1, Ordering::Relaxed);
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = serve_connection(stream, supervisor, client_timeout) => {}
+                _ = serve_connection(stream, supervisor, client_timeout, &stats) => {}
             }
         });
     }
 }
 
 /// Frees a connection's place when its task ends, however it ends.
-struct Slot(Arc<AtomicUsize>);
+struct Slot(Arc<ConnectionStats>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -185,7 +201,12 @@ fn refusal(kind: ErrorKind, message: String) -> ErrorBody {
     ErrorBody { kind, message }
 }
 
-async fn serve_connection(stream: UnixStream, supervisor: SupervisorHandle, timeout: Duration) {
+async fn serve_connection(
+    stream: UnixStream,
+    supervisor: SupervisorHandle,
+    timeout: Duration,
+    stats: &ConnectionStats,
+) {
     let (read_half, write_half) = stream.into_split();
     let mut connection = Connection {
         reader: BufReader::new(read_half),
@@ -215,6 +236,7 @@ async fn serve_connection(stream: UnixStream, supervisor: SupervisorHandle, time
                 return;
             }
         };
+        stats.requests.fetch_add(1, Ordering::Relaxed);
         if connection.send(&reply).await.is_err() {
             return;
         }
@@ -239,6 +261,9 @@ impl Connection {
         request: Request,
         supervisor: &SupervisorHandle,
     ) -> io::Result<Reply> {
+        if request.command == Command::Events {
+            return self.stream_events(request.id, supervisor).await;
+        }
         let (ask, mut questions) = mpsc::channel(1);
         let ask = (request.answers == Answers::Ask).then_some(ask);
         let pending = supervisor.request(request.command, request.answers, ask);
@@ -261,6 +286,50 @@ impl Connection {
                     }
                     // Without an answer the sender is dropped here, and the
                     // asker takes the default and says so.
+                }
+            }
+        }
+    }
+
+    /// Sends `event` lines until the client closes the connection (or sends
+    /// anything, which ends the subscription). Returns the closing reply.
+    async fn stream_events(&mut self, id: u64, supervisor: &SupervisorHandle) -> io::Result<Reply> {
+        let mut events = supervisor.subscribe();
+        self.send(&Reply::response(
+            Some(id),
+            Response::success(Vec::new(), Outcome::Subscribed),
+        ))
+        .await?;
+        loop {
+            tokio::select! {
+                event = events.recv() => {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(broadcast::error::RecvError::Lagged(missed)) => crate::events::event(
+                            EventKind::Lagged,
+                            None,
+                            format!("{missed} events were dropped: this subscriber read too slowly"),
+                        ),
+                        Err(broadcast::error::RecvError::Closed) => {
+                            return Ok(Reply::response(Some(id), Response::failure(ErrorKind::Internal, "the daemon is shutting down")));
+                        }
+                    };
+                    self.send(&Reply { v: intelmqd_proto::PROTOCOL_VERSION, id: Some(id), body: ReplyBody::Event(event) }).await?;
+                }
+                read = self.reader.fill_buf() => {
+                    let read = read?;
+                    if read.is_empty() {
+                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the subscriber left"));
+                    }
+                    let consumed = read.len();
+                    self.reader.consume(consumed);
+                    return Ok(Reply::response(
+                        Some(id),
+                        Response::success(
+                            vec![intelmqd_proto::Message::new(intelmqd_proto::Level::Info, None, "the subscription ended")],
+                            Outcome::Subscribed,
+                        ),
+                    ));
                 }
             }
         }

@@ -15,9 +15,11 @@ pub mod config;
 pub mod control;
 pub mod cron;
 pub mod effective;
+pub mod events;
 pub mod fsutil;
 pub mod launch;
 pub mod logtail;
+pub mod metrics;
 pub mod persist;
 pub mod pidfile;
 pub mod plan;
@@ -55,11 +57,27 @@ pub async fn run(
 ) {
     let tracker = TaskTracker::new();
     let config_dir = paths.config_dir.clone();
-    let supervisor = supervisor::Supervisor::spawn(paths, &tracker, shutdown.clone());
+    let events = events::EventBus::default();
+    let stats = std::sync::Arc::new(control::ConnectionStats::default());
+    let supervisor = supervisor::Supervisor::spawn(
+        paths,
+        events,
+        std::sync::Arc::clone(&stats),
+        &tracker,
+        shutdown.clone(),
+    );
     // Dropping the watcher ends the watch; it lives as long as the daemon serves.
     let _watcher = watch::spawn(&config_dir, supervisor.clone(), shutdown.clone());
     tracing::info!("ready");
-    control::serve(listener, supervisor, access, tracker.clone(), shutdown).await;
+    control::serve(
+        listener,
+        supervisor,
+        access,
+        stats,
+        tracker.clone(),
+        shutdown,
+    )
+    .await;
     tracker.close();
     tracker.wait().await;
 }

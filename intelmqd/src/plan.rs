@@ -124,6 +124,10 @@ pub struct BotPlan {
 /// The message the spec gives for `enable` under the PID process manager.
 pub const PID_NO_ONBOOT: &str = "IntelMQ is configured with process management as PID, therefore enabling a bot onboot is not supported. Please use systemd process management instead.";
 
+/// Said while `process_manager: systemd` is configured: the systemd backend
+/// is not part of this daemon yet.
+pub const SYSTEMD_NOT_YET: &str = "process_manager is \"systemd\" in defaults.conf, but this daemon does not run bots under systemd yet: they run under the PID process manager, and onboot has no effect until it does.";
+
 /// Decides what `verb` does to the bot described by `facts`.
 pub fn plan(verb: Verb, facts: Facts<'_>) -> BotPlan {
     let id = facts.bot_id;
@@ -210,6 +214,10 @@ pub fn plan(verb: Verb, facts: Facts<'_>) -> BotPlan {
             }
         }
         (Verb::Reload, _) if !facts.running => {
+            messages.push(say(
+                Level::Warning,
+                format!("{id} is not running, nothing to reload."),
+            ));
             Step::Do(Effect::op(Op::Keep(ActionKind::NotRunning)))
         }
         (Verb::Reload, _) => match valid(facts) {
@@ -223,8 +231,9 @@ pub fn plan(verb: Verb, facts: Facts<'_>) -> BotPlan {
             Step::Refuse(not_configured(id))
         }
         (Verb::Enable, _) => {
-            if facts.process_manager == ProcessManager::Pid {
-                messages.push(say(Level::Warning, PID_NO_ONBOOT.to_owned()));
+            match facts.process_manager {
+                ProcessManager::Pid => messages.push(say(Level::Warning, PID_NO_ONBOOT.to_owned())),
+                ProcessManager::Systemd => messages.push(say(Level::Warning, SYSTEMD_NOT_YET.to_owned())),
             }
             let value = facts.process_manager == ProcessManager::Systemd;
             Step::Do(Effect::op(Op::SetFlag { key: "onboot", value }))

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::edit::set_member;
+use crate::config::edit::{remove_member, set_member};
 use crate::config::write::update_file;
 use crate::config::{parse_pipeline, parse_runtime, PIPELINE_FILE, RUNTIME_FILE};
 
@@ -25,6 +25,10 @@ enum Job {
         bot_id: String,
         key: &'static str,
         value: bool,
+        done: oneshot::Sender<Result<bool, String>>,
+    },
+    ForgetQueues {
+        bot_id: String,
         done: oneshot::Sender<Result<bool, String>>,
     },
 }
@@ -68,6 +72,21 @@ impl ConfigWriter {
             bot_id: bot_id.to_owned(),
             entry,
             pipeline,
+            done,
+        };
+        if self.jobs.send(job).is_err() {
+            return Err("the daemon is shutting down".into());
+        }
+        result
+            .await
+            .unwrap_or_else(|_| Err("the configuration writer stopped".into()))
+    }
+
+    /// Removes `bot_id`'s queues from pipeline.conf; returns whether it had any.
+    pub async fn forget_queues(&self, bot_id: &str) -> Result<bool, String> {
+        let (done, result) = oneshot::channel();
+        let job = Job::ForgetQueues {
+            bot_id: bot_id.to_owned(),
             done,
         };
         if self.jobs.send(job).is_err() {
@@ -130,6 +149,15 @@ fn run(dir: &std::path::Path, job: Job) {
         } => {
             let _ = done.send(set_flag(&dir.join(RUNTIME_FILE), &bot_id, key, value));
         }
+        Job::ForgetQueues { bot_id, done } => {
+            let path = dir.join(PIPELINE_FILE);
+            let result = if path.exists() {
+                remove_if_present(&path, &bot_id, validate_pipeline)
+            } else {
+                Ok(false)
+            };
+            let _ = done.send(result);
+        }
     }
 }
 
@@ -173,19 +201,49 @@ fn insert_if_missing(
     .map_err(|error| error.to_string())
 }
 
+fn remove_if_present(
+    path: &std::path::Path,
+    bot_id: &str,
+    validate: fn(&str) -> Result<(), String>,
+) -> Result<bool, String> {
+    let removed = std::cell::Cell::new(false);
+    update_file(
+        path,
+        |text| {
+            removed.set(has_member(text, bot_id));
+            if !removed.get() {
+                return Ok(text.to_owned());
+            }
+            remove_member(text, &[bot_id])
+        },
+        validate,
+    )
+    .map_err(|error| error.to_string())?;
+    Ok(removed.get())
+}
+
 fn set_flag(path: &std::path::Path, bot_id: &str, key: &str, value: bool) -> Result<bool, String> {
     // Set by the edit, which runs again on a fresh read after a race.
     let changed = std::cell::Cell::new(false);
     update_file(
         path,
         |text| {
-            let current = serde_json::from_str::<Value>(text)
+            let entry = serde_json::from_str::<Value>(text)
                 .ok()
-                .and_then(|root| root.get(bot_id).and_then(|entry| entry.get(key)).cloned());
-            // An absent onboot is false; an absent botnet falls back to
-            // IntelMQ's `enabled`, so it is written explicitly.
-            let current = current.or((key == "onboot").then_some(Value::Bool(false)));
-            changed.set(current != Some(Value::Bool(value)));
+                .and_then(|root| root.get(bot_id).cloned());
+            let read = |name: &str| {
+                entry
+                    .as_ref()
+                    .and_then(|e| e.get(name))
+                    .and_then(Value::as_bool)
+            };
+            // What the key means now, as the configuration is read: an absent
+            // onboot is false, an absent botnet is IntelMQ's `enabled`, else false.
+            let current = match key {
+                "botnet" => read("botnet").or_else(|| read("enabled")).unwrap_or(false),
+                _ => read(key).unwrap_or(false),
+            };
+            changed.set(current != value);
             if !changed.get() {
                 return Ok(text.to_owned());
             }

@@ -26,6 +26,8 @@ pub enum ReplyBody {
     /// A question; the client answers with an `answer` request carrying the
     /// same request id and the question's number.
     Question(Question),
+    /// Something that happened, sent to a connection that asked for `events`.
+    Event(Event),
 }
 
 impl Reply {
@@ -44,6 +46,56 @@ impl Reply {
             body: ReplyBody::Question(question),
         }
     }
+}
+
+/// One thing that happened in the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unix time in milliseconds.
+    pub at_ms: u64,
+    pub kind: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ExitInfo>,
+    /// What happened, in words.
+    pub text: String,
+}
+
+/// The kinds of event, stable for scripts to match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A stream bot's process started (by an operator).
+    Started,
+    /// A bot was stopped by an operator.
+    Stopped,
+    /// A stream bot's process ended by itself.
+    Exited,
+    /// A restart after an exit is pending.
+    Restarting,
+    /// A stream bot was started again by the restart policy.
+    Restarted,
+    /// A bot kept failing and was given up on.
+    Failed,
+    /// A bot was put on its schedule.
+    Scheduled,
+    /// A bot was taken off its schedule.
+    Unscheduled,
+    /// A run of a scheduled bot began (at a tick or on request).
+    RunStarted,
+    /// A run of a scheduled bot ended.
+    RunEnded,
+    /// A tick came while the previous run was still going.
+    TickSkipped,
+    /// A configuration file was read after a change.
+    ConfigChanged,
+    /// A configuration file was rejected; the last good one stays in use.
+    ConfigInvalid,
+    /// This subscriber read too slowly; `text` says how many events it missed.
+    Lagged,
 }
 
 /// A yes/no question of the spec, such as "Do you want to stop the bot …? [N/y]".
@@ -193,6 +245,18 @@ pub enum Outcome {
         files: Vec<FileCheck>,
         bots: Vec<BotProblems>,
     },
+    /// The Prometheus text exposition of the daemon's metrics.
+    Metrics {
+        text: String,
+    },
+    /// The last lines of a bot's log file.
+    Log {
+        bot_id: String,
+        path: String,
+        lines: Vec<String>,
+    },
+    /// The subscription is on: `event` lines follow.
+    Subscribed,
     /// How to run a bot in the client's foreground: the daemon checked that it
     /// is not running and resolved its executable.
     Debug {
@@ -361,7 +425,7 @@ pub struct BotStatus {
 }
 
 /// What `status` shows of a scheduled bot's runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleInfo {
     /// Unix time in seconds of the next tick, when scheduled.
     pub next_run: Option<u64>,
@@ -374,6 +438,11 @@ pub struct ScheduleInfo {
     /// Ticks skipped because the previous run was still going.
     #[serde(default)]
     pub skipped_ticks: u64,
+    /// Runs that ended since the daemon started, and their time together.
+    #[serde(default)]
+    pub runs: u64,
+    #[serde(default)]
+    pub run_seconds: f64,
 }
 
 /// One bot in a list answer.

@@ -160,6 +160,19 @@ pub enum Command {
     SchedulerExec { bot_id: String },
     /// The answer to a `question` the daemon sent during the request `id`.
     Answer { question: u32, yes: bool },
+    /// Subscribe to the daemon's events: `event` lines follow on this
+    /// connection until the client closes it.
+    Events,
+    /// The daemon's counters and gauges in the Prometheus text format.
+    Metrics,
+    /// The last lines of a bot's log, optionally only those of a level and up.
+    Log {
+        bot_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lines: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<String>,
+    },
 }
 
 impl Command {
@@ -181,6 +194,9 @@ impl Command {
             Command::RemoveFromBotnet { .. } => "remove-from-botnet",
             Command::SchedulerExec { .. } => "scheduler-exec",
             Command::Answer { .. } => "answer",
+            Command::Events => "events",
+            Command::Metrics => "metrics",
+            Command::Log { .. } => "log",
         }
     }
 
@@ -201,6 +217,9 @@ impl Command {
         "remove-from-botnet",
         "scheduler-exec",
         "answer",
+        "events",
+        "metrics",
+        "log",
     ];
 
     /// The arguments each command accepts, for rejecting unknown ones (serde's
@@ -217,6 +236,7 @@ impl Command {
                 &["bot_id"]
             }
             "answer" => &["question", "yes"],
+            "log" => &["bot_id", "lines", "level"],
             _ => &[],
         }
     }
@@ -401,6 +421,13 @@ mod tests {
             Command::Answer {
                 question: 1,
                 yes: true,
+            },
+            Command::Events,
+            Command::Metrics,
+            Command::Log {
+                bot_id: "a".into(),
+                lines: Some(5),
+                level: Some("ERROR".into()),
             },
         ];
         let mut names: Vec<_> = commands.iter().map(Command::name).collect();

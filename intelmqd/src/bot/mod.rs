@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::events::EventBus;
 use crate::process::{BotProcess, Launch};
 
 /// What the daemon knows of a bot's process and schedule, as published by
@@ -33,6 +34,9 @@ pub struct BotSnapshot {
     pub scheduled: bool,
     /// Automatic restarts since an operator last started the bot.
     pub restarts: u64,
+    /// Runs of a scheduled bot that ended, and their time together.
+    pub runs: u64,
+    pub run_seconds: f64,
 }
 
 impl BotSnapshot {
@@ -46,6 +50,8 @@ impl BotSnapshot {
             schedule: None,
             scheduled: false,
             restarts: 0,
+            runs: 0,
+            run_seconds: 0.0,
         }
     }
 
@@ -115,22 +121,39 @@ pub struct BotHandle {
 /// Where a bot task reports that its snapshot changed.
 pub type ChangeSender = mpsc::UnboundedSender<String>;
 
+/// What every bot task gets from the daemon.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Where pid files go.
+    pub state_dir: PathBuf,
+    pub changes: ChangeSender,
+    pub events: EventBus,
+    pub tracker: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
 impl BotHandle {
     /// Starts the task of one bot, optionally with a process adopted from an
     /// earlier daemon and the last known snapshot.
     pub fn spawn(
         bot_id: &str,
-        state_dir: PathBuf,
         adopted: Option<BotProcess>,
         initial: BotSnapshot,
-        changes: ChangeSender,
-        tracker: &TaskTracker,
-        shutdown: CancellationToken,
+        shared: &Shared,
     ) -> BotHandle {
         let (control, receiver) = mpsc::unbounded_channel();
         let (publish, state) = watch::channel(initial);
-        let task = task::BotTask::new(bot_id, state_dir, adopted, publish, changes);
-        tracker.spawn(task.run(receiver, shutdown));
+        let task = task::BotTask::new(
+            bot_id,
+            shared.state_dir.clone(),
+            adopted,
+            publish,
+            shared.changes.clone(),
+            shared.events.clone(),
+        );
+        shared
+            .tracker
+            .spawn(task.run(receiver, shared.shutdown.clone()));
         BotHandle {
             bot_id: bot_id.to_owned(),
             control,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Local;
-use intelmqd_proto::{ActionKind, ErrorKind, ExitInfo, Level, Message, RunState};
+use intelmqd_proto::{ActionKind, ErrorKind, EventKind, ExitInfo, Level, Message, RunState};
 use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::restart::{Decision, Restarts};
 use super::ticks::{unix_seconds, wait_until, Armed, RunRecord};
 use super::{ActionReport, BotSnapshot, ChangeSender, Control, Reply};
+use crate::events::{process_event, EventBus};
 use crate::pidfile;
 use crate::process::{BotProcess, Launch, Termination};
 
@@ -34,7 +35,8 @@ enum Run {
     Once {
         started: Instant,
         started_at: SystemTime,
-        waiters: Vec<Reply>,
+        /// Each with the messages said when the run was launched.
+        waiters: Vec<(Reply, Vec<Message>)>,
     },
 }
 
@@ -52,6 +54,7 @@ pub(super) struct BotTask {
     failed: bool,
     publish: watch::Sender<BotSnapshot>,
     changes: ChangeSender,
+    events: EventBus,
 }
 
 async fn ended(process: &Option<(BotProcess, Run)>) {
@@ -90,6 +93,7 @@ impl BotTask {
         adopted: Option<BotProcess>,
         publish: watch::Sender<BotSnapshot>,
         changes: ChangeSender,
+        events: EventBus,
     ) -> BotTask {
         BotTask {
             bot_id: bot_id.to_owned(),
@@ -104,6 +108,7 @@ impl BotTask {
             failed: false,
             publish,
             changes,
+            events,
         }
     }
 
@@ -175,6 +180,7 @@ impl BotTask {
         let start_time = self.process.as_ref().map(|(p, _)| p.start_time());
         let scheduled = self.armed.is_some();
         let restarts = self.restarts.as_ref().map_or(0, |(r, _)| r.count);
+        let (runs, run_seconds) = (self.record.runs, self.record.run_seconds);
         let (pending, failed) = (self.restart_at.is_some(), self.failed);
         let schedule = (scheduled || self.record != RunRecord::default()).then(|| {
             self.record
@@ -187,6 +193,8 @@ impl BotTask {
             snapshot.scheduled = scheduled;
             snapshot.schedule = schedule;
             snapshot.restarts = restarts;
+            snapshot.runs = runs;
+            snapshot.run_seconds = run_seconds;
             snapshot.state = match (pid, scheduled, snapshot.state) {
                 (Some(_), _, RunState::Stopping) => RunState::Stopping,
                 (Some(_), _, _) => RunState::Running,
@@ -253,6 +261,8 @@ impl BotTask {
             self.publish(|s| s.since = Some(unix_seconds(SystemTime::now())));
             let text =
                 format!("{id} is scheduled and will run at this time: `{expression}` ({next}).");
+            self.events
+                .emit(EventKind::Scheduled, Some(&id), text.clone());
             return ActionReport::done(vec![self.say(Level::Info, text)], ActionKind::Scheduled);
         }
         if self.process_running() {
@@ -271,9 +281,16 @@ impl BotTask {
         self.restart_at = None;
         self.failed = false;
         match self.spawn(&launch, Run::Stream) {
-            Ok(_) => {
+            Ok(pid) => {
                 self.restarts = Some((Restarts::new(launch.restart, Instant::now()), launch));
                 self.publish(|_| {});
+                self.events.send(process_event(
+                    EventKind::Started,
+                    &id,
+                    Some(pid),
+                    None,
+                    format!("{id} started (pid {pid})"),
+                ));
                 messages.push(self.say(Level::Info, format!("{id} is running.")));
                 ActionReport::done(messages, ActionKind::Started)
             }
@@ -307,9 +324,16 @@ impl BotTask {
         match self.spawn(&launch, run) {
             Ok(pid) => {
                 self.record.begin(SystemTime::now());
+                self.events.send(process_event(
+                    EventKind::RunStarted,
+                    &id,
+                    Some(pid),
+                    None,
+                    format!("a run of {id} on request started (pid {pid})"),
+                ));
                 if wait {
                     if let Some((_, Run::Once { waiters, .. })) = self.process.as_mut() {
-                        waiters.push(reply);
+                        waiters.push((reply, messages));
                     }
                     return;
                 }
@@ -348,6 +372,8 @@ impl BotTask {
                 "the tick of {id} at {tick_text} was skipped: its previous run (pid {}) is still running",
                 process.pid()
             );
+            self.events
+                .emit(EventKind::TickSkipped, Some(&id), text.clone());
             self.say(Level::Warning, text);
             self.publish(|_| {});
             return;
@@ -383,7 +409,10 @@ impl BotTask {
         let mut messages = Vec::new();
         let mut kind = None;
         if self.armed.take().is_some() {
-            messages.push(self.say(Level::Info, format!("{id} is unscheduled.")));
+            let text = format!("{id} is unscheduled.");
+            self.events
+                .emit(EventKind::Unscheduled, Some(&id), text.clone());
+            messages.push(self.say(Level::Info, text));
             kind = Some(ActionKind::Unscheduled);
             self.publish(|s| s.since = Some(unix_seconds(SystemTime::now())));
         }
@@ -441,7 +470,15 @@ impl BotTask {
             stopped = ActionKind::Killed;
         }
         self.process = Some((process, run));
-        self.on_exit();
+        if let Some(ended) = self.on_exit() {
+            self.events.send(process_event(
+                EventKind::Stopped,
+                &id,
+                Some(ended.pid),
+                Some(ended.exit),
+                format!("{id} was stopped"),
+            ));
+        }
         messages.push(self.say(
             Level::Info,
             match stopped {
@@ -510,9 +547,26 @@ impl BotTask {
     /// The loop saw the process end by itself: record it, and restart a
     /// stream bot if its policy says so.
     fn on_ended_by_itself(&mut self) {
-        let Some(end) = self.on_exit() else {
+        let Some(ended) = self.on_exit() else {
             return;
         };
+        let id = self.bot_id.clone();
+        let (kind, what) = if ended.stream {
+            (EventKind::Exited, "")
+        } else {
+            (EventKind::RunEnded, "the run of ")
+        };
+        self.events.send(process_event(
+            kind,
+            &id,
+            Some(ended.pid),
+            Some(ended.exit.clone()),
+            format!("{what}{id} {}", ended.exit.description),
+        ));
+        if !ended.stream {
+            return;
+        }
+        let end = ended.termination;
         let Some((restarts, _)) = self.restarts.as_mut() else {
             return;
         };
@@ -522,10 +576,9 @@ impl BotTask {
             Decision::Stay => {}
             Decision::RestartIn(delay) => {
                 self.restart_at = Some(tokio::time::Instant::now() + delay);
-                self.say(
-                    Level::Warning,
-                    format!("{id} will be restarted in {} s", delay.as_secs_f64()),
-                );
+                let text = format!("{id} will be restarted in {} s", delay.as_secs_f64());
+                self.say(Level::Warning, text.clone());
+                self.events.emit(EventKind::Restarting, Some(&id), text);
                 self.publish(|_| {});
             }
             Decision::GiveUp { starts } => {
@@ -536,6 +589,11 @@ impl BotTask {
                     format!(
                         "{id} failed: it started {starts} times within {within} s and kept ending; it is left stopped until an operator starts it again ('intelmqctl start {id}')"
                     ),
+                );
+                self.events.emit(
+                    EventKind::Failed,
+                    Some(&id),
+                    format!("{id} failed: it started {starts} times within {within} s"),
                 );
                 self.publish(|s| s.state = RunState::Failed);
             }
@@ -555,7 +613,15 @@ impl BotTask {
                 if let Some((restarts, _)) = self.restarts.as_mut() {
                     restarts.restarted(Instant::now());
                 }
-                self.say(Level::Info, format!("{id} was restarted (pid {pid})"));
+                let text = format!("{id} was restarted (pid {pid})");
+                self.say(Level::Info, text.clone());
+                self.events.send(process_event(
+                    EventKind::Restarted,
+                    &id,
+                    Some(pid),
+                    None,
+                    text,
+                ));
                 self.publish(|_| {});
             }
             Err(reason) => {
@@ -592,8 +658,9 @@ impl BotTask {
     /// The process ended (by itself, or after a stop): reap it, forget it,
     /// record how it ended, and answer whoever waited for the run. Returns
     /// how a stream bot's process ended (a run's end is not restarted).
-    fn on_exit(&mut self) -> Option<Termination> {
+    fn on_exit(&mut self) -> Option<Ended> {
         let (process, run) = self.process.take()?;
+        let pid = process.pid();
         let termination = process.finish();
         if let Err(error) = pidfile::remove(&self.state_dir, &self.bot_id) {
             tracing::warn!(bot_id = %self.bot_id, "cannot remove pid file: {error}");
@@ -629,28 +696,46 @@ impl BotTask {
         {
             self.record.last_started = Some(started_at);
             self.record.last_duration = Some(started.elapsed());
+            self.record.runs += 1;
+            self.record.run_seconds += started.elapsed().as_secs_f64();
             self.record.last_exit = Some(exit.clone());
-            for waiter in waiters {
+            for (waiter, mut messages) in waiters {
+                messages.push(message.clone());
                 let _ = waiter.send(ActionReport {
-                    messages: vec![message.clone()],
+                    messages,
                     outcome: Ok(ActionKind::Ran),
                     exit: Some(exit.clone()),
                 });
             }
         }
         let stream = matches!(run_kind, RunKind::Stream);
+        let ended = Ended {
+            stream,
+            termination,
+            exit: exit.clone(),
+            pid,
+        };
         self.publish(|s| {
             s.state = state;
             s.since = Some(exit.at);
             s.last_exit = Some(exit);
         });
-        stream.then_some(termination)
+        Some(ended)
     }
 }
 
 enum RunKind {
     Stream,
     Once,
+}
+
+/// How a process ended, as [`BotTask::on_exit`] recorded it.
+struct Ended {
+    /// A stream bot's process, rather than a run of a scheduled bot.
+    stream: bool,
+    termination: Termination,
+    exit: ExitInfo,
+    pid: u32,
 }
 
 fn describe_next(armed: &Armed) -> String {

@@ -64,6 +64,9 @@ pub struct RunRecord {
     pub last_duration: Option<Duration>,
     pub last_exit: Option<ExitInfo>,
     pub skipped_ticks: u64,
+    /// Runs that ended, and their time together, for the metrics.
+    pub runs: u64,
+    pub run_seconds: f64,
 }
 
 impl RunRecord {
@@ -83,6 +86,8 @@ impl RunRecord {
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             last_run_exit: self.last_exit.clone(),
             skipped_ticks: self.skipped_ticks,
+            runs: self.runs,
+            run_seconds: self.run_seconds,
         }
     }
 }

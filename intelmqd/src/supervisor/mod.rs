@@ -7,9 +7,11 @@
 //! while a bot takes seconds to stop.
 
 mod act;
+mod observe;
 mod query;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use intelmqd_proto::{Answers, Command, ErrorKind, Level, Message, Response};
 use serde_json::Value;
@@ -18,11 +20,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::asker::AskRequest;
-use crate::bot::{BotHandle, BotSnapshot, ChangeSender};
+use crate::bot::{BotHandle, BotSnapshot, ChangeSender, Shared};
 use crate::config::store::ConfigNotice;
 use crate::config::{BotConfig, ConfigStore, RUNTIME_FILE};
 use crate::control::Limits;
 use crate::effective::{EffectiveBot, EffectiveState};
+use crate::events::EventBus;
 use crate::persist::Persister;
 use crate::writer::ConfigWriter;
 use crate::{adopt, launch, reconcile, Paths};
@@ -50,6 +53,7 @@ enum Msg {
 pub struct SupervisorHandle {
     messages: mpsc::Sender<Msg>,
     limits: watch::Receiver<Limits>,
+    events: EventBus,
 }
 
 impl std::fmt::Debug for Msg {
@@ -91,6 +95,11 @@ impl SupervisorHandle {
         self.limits.clone()
     }
 
+    /// A subscription to the daemon's events.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<intelmqd_proto::Event> {
+        self.events.subscribe()
+    }
+
     /// Tells the supervisor that a configuration file may have changed.
     pub fn config_changed(&self) {
         // A full queue already holds work that refreshes the configuration.
@@ -117,6 +126,10 @@ pub struct Supervisor {
     persister: Persister,
     writer: ConfigWriter,
     limits: watch::Sender<Limits>,
+    events: EventBus,
+    stats: Arc<crate::control::ConnectionStats>,
+    /// Unix time in seconds when the daemon started.
+    started_at: u64,
     dirty: bool,
     changes: ChangeSender,
     messages: mpsc::Sender<Msg>,
@@ -129,6 +142,8 @@ impl Supervisor {
     /// earlier daemon left running, and starts the supervisor's task.
     pub fn spawn(
         paths: Paths,
+        events: EventBus,
+        stats: Arc<crate::control::ConnectionStats>,
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> SupervisorHandle {
@@ -137,6 +152,9 @@ impl Supervisor {
         let (limits, limits_seen) = watch::channel(Limits::default());
         let mut supervisor = Supervisor {
             limits,
+            stats,
+            started_at: crate::bot::ticks::unix_seconds(std::time::SystemTime::now()),
+            events: events.clone(),
             config: ConfigStore::new(&paths.config_dir),
             persister: Persister::spawn(paths.state_dir.clone(), tracker),
             writer: ConfigWriter::spawn(paths.config_dir.clone()),
@@ -173,6 +191,7 @@ impl Supervisor {
         SupervisorHandle {
             messages,
             limits: limits_seen,
+            events,
         }
     }
 
@@ -250,6 +269,16 @@ impl Supervisor {
             } => self.answer_status(bot_id, log_lines, select, respond),
             Command::Debug { bot_id } => respond(self.debug(&bot_id)),
             Command::Configtest { bot_id } => respond(self.configtest(bot_id.as_deref())),
+            Command::Metrics => respond(self.metrics()),
+            Command::Log {
+                bot_id,
+                lines,
+                level,
+            } => self.answer_log(bot_id, lines, level, respond),
+            Command::Events => respond(Response::failure(
+                ErrorKind::Internal,
+                "events are served by the connection, not the supervisor",
+            )),
             Command::Answer { .. } => respond(Response::failure(
                 ErrorKind::BadRequest,
                 "no question is waiting for an answer on this connection",
@@ -292,6 +321,13 @@ impl Supervisor {
     fn refresh_config(&mut self) -> Vec<Message> {
         let notices = self.config.refresh();
         log_notices(&notices);
+        for notice in &notices {
+            let kind = match notice {
+                ConfigNotice::Rejected { .. } => intelmqd_proto::EventKind::ConfigInvalid,
+                _ => intelmqd_proto::EventKind::ConfigChanged,
+            };
+            self.events.emit(kind, None, notice.to_string());
+        }
         if !notices.is_empty() {
             self.publish_limits();
         }
@@ -380,15 +416,14 @@ impl Supervisor {
         process: Option<crate::process::BotProcess>,
         snapshot: BotSnapshot,
     ) -> BotHandle {
-        BotHandle::spawn(
-            bot_id,
-            self.paths.state_dir.clone(),
-            process,
-            snapshot,
-            self.changes.clone(),
-            &self.tracker,
-            self.shutdown.clone(),
-        )
+        let shared = Shared {
+            state_dir: self.paths.state_dir.clone(),
+            changes: self.changes.clone(),
+            events: self.events.clone(),
+            tracker: self.tracker.clone(),
+            shutdown: self.shutdown.clone(),
+        };
+        BotHandle::spawn(bot_id, process, snapshot, &shared)
     }
 
     /// Puts a bot back on the schedule it was on when the last daemon

@@ -9,7 +9,9 @@ use intelmqd_proto::{
 };
 
 use super::Supervisor;
-use crate::config::{FileError, RunMode, DEFAULTS_FILE, PIPELINE_FILE, RUNTIME_FILE};
+use crate::config::{
+    FileError, ProcessManager, RunMode, DEFAULTS_FILE, PIPELINE_FILE, RUNTIME_FILE,
+};
 use crate::{launch, logtail, reconcile, status};
 
 /// How many log lines `status <bot_id>` returns unless asked otherwise.
@@ -220,11 +222,20 @@ impl Supervisor {
                 return failure(error);
             }
         }
-        let files: Vec<FileCheck> = [RUNTIME_FILE, DEFAULTS_FILE, PIPELINE_FILE]
+        let config = self.config.current();
+        let mut files: Vec<FileCheck> = [RUNTIME_FILE, DEFAULTS_FILE, PIPELINE_FILE]
             .into_iter()
             .map(|file| file_check(file, self.config.file_error(file)))
             .collect();
-        let config = self.config.current();
+        if config.defaults.process_manager == ProcessManager::Systemd {
+            if let Some(defaults) = files
+                .iter_mut()
+                .find(|f| f.file == DEFAULTS_FILE && f.valid)
+            {
+                defaults.valid = false;
+                defaults.error = Some(crate::plan::SYSTEMD_NOT_YET.to_owned());
+            }
+        }
         let path = std::env::var_os("PATH");
         let mut bots: Vec<BotProblems> = config
             .bots
@@ -267,14 +278,18 @@ impl Supervisor {
         let valid = files.iter().all(|f| f.valid) && bots.iter().all(|b| b.problems.is_empty());
         let mut messages = Vec::new();
         for file in files.iter().filter(|f| !f.valid) {
+            let error = file.error.as_deref().unwrap_or("");
+            // The spec's generic words are for a file that could not be read
+            // as a configuration; an unsupported setting says only itself.
+            let what = if error == crate::plan::SYSTEMD_NOT_YET {
+                ""
+            } else {
+                "json is bad: "
+            };
             messages.push(Message::new(
                 Level::Error,
                 None,
-                format!(
-                    "{}: json is bad: {}",
-                    file.file,
-                    file.error.as_deref().unwrap_or("")
-                ),
+                format!("{}: {what}{error}", file.file),
             ));
         }
         for bot in bots.iter().filter(|b| !b.problems.is_empty()) {
