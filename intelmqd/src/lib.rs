@@ -11,6 +11,7 @@ pub mod actions;
 pub mod adopt;
 pub mod asker;
 pub mod bot;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod cron;
@@ -20,6 +21,7 @@ pub mod fsutil;
 pub mod launch;
 pub mod logtail;
 pub mod metrics;
+pub mod metrics_http;
 pub mod persist;
 pub mod pidfile;
 pub mod plan;
@@ -53,6 +55,7 @@ pub async fn run(
     paths: Paths,
     listener: UnixListener,
     access: access::Access,
+    metrics: Option<tokio::net::TcpListener>,
     shutdown: CancellationToken,
 ) {
     let tracker = TaskTracker::new();
@@ -68,6 +71,14 @@ pub async fn run(
     );
     // Dropping the watcher ends the watch; it lives as long as the daemon serves.
     let _watcher = watch::spawn(&config_dir, supervisor.clone(), shutdown.clone());
+    if let Some(metrics) = metrics {
+        tracker.spawn(metrics_http::serve(
+            metrics,
+            supervisor.clone(),
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+    }
     tracing::info!("ready");
     control::serve(
         listener,

@@ -1,43 +1,12 @@
 //! `intelmqd`: parse flags, set up logging and signals, bind, run.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use intelmqd::cli::Args;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
-
-/// Supervisor daemon for IntelMQ bots.
-///
-/// Runs in the foreground and logs to stderr (one line an event, for journald).
-/// It starts, stops, reloads and watches the bots of runtime.conf on request of
-/// `intelmqctl` over its control socket. Stopping the daemon leaves the bots
-/// running; the next daemon adopts them.
-#[derive(Debug, Parser)]
-#[command(version, about, long_about)]
-struct Args {
-    /// Directory of runtime.conf, defaults.conf and pipeline.conf.
-    #[arg(long, env = "INTELMQ_CONFIG_DIR", default_value = "/etc/intelmq")]
-    config_dir: PathBuf,
-    /// Directory of the effective state and the pid files.
-    #[arg(long, env = "INTELMQ_STATE_DIR", default_value = "/run/intelmq")]
-    state_dir: PathBuf,
-    /// Directory of the bots' logs, one <bot_id>.log a bot.
-    #[arg(long, env = "INTELMQ_LOG_DIR", default_value = "/var/log/intelmq")]
-    log_dir: PathBuf,
-    /// The control socket.
-    #[arg(
-        long,
-        env = "INTELMQ_SOCKET",
-        default_value = "/run/intelmq/intelmqd.sock"
-    )]
-    socket: PathBuf,
-    /// The group whose members may use the control socket, besides root and
-    /// the daemon's own user [default: intelmq, where that group exists].
-    #[arg(long, env = "INTELMQ_SOCKET_GROUP", value_name = "GROUP")]
-    socket_group: Option<String>,
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -101,7 +70,19 @@ fn run(args: Args) -> anyhow::Result<()> {
             state_dir: args.state_dir.clone(),
             log_dir: args.log_dir.clone(),
         };
-        intelmqd::run(paths, listener, access, shutdown).await;
+        let metrics = match args.metrics_address {
+            None => None,
+            Some(address) => {
+                let address = intelmqd::metrics_http::check_address(address)
+                    .map_err(anyhow::Error::msg)?;
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on --metrics-address {address}"))?;
+                tracing::info!("serving metrics on http://{address}/metrics");
+                Some(listener)
+            }
+        };
+        intelmqd::run(paths, listener, access, metrics, shutdown).await;
         let _ = std::fs::remove_file(&args.socket);
         tracing::info!("stopped");
         anyhow::Ok(())
