@@ -22,16 +22,28 @@ say() { printf '==> %s\n' "$*"; }
 say "building the workspace (cargo build --workspace)"
 (cd "$root" && cargo build --workspace)
 
-mkdir -p "$demo/state" "$demo/log"
+mkdir -p "$demo/state" "$demo/log" "$demo/bin"
+# The demo bots are copied out of the checkout so that an unprivileged bot
+# user can run them wherever the checkout is (even under /root).
+cp "$demo_src"/bin/* "$demo/bin/"
+chmod 0755 "$demo" "$demo/bin" "$demo"/bin/*
 if [ ! -e "$demo/etc/runtime.conf" ]; then
     mkdir -p "$demo/etc"
     cp "$demo_src"/etc/*.conf "$demo/etc/"
+    # A daemon running as root never runs bots as root unless told: run the
+    # demo bots as the user intelmq where it exists, else as nobody.
+    if [ "$(id -u)" = 0 ]; then
+        bot_user=nobody
+        if getent passwd intelmq >/dev/null 2>&1; then bot_user=intelmq; fi
+        sed -i "s/\"process_manager\": \"pid\",/\"process_manager\": \"pid\",\n    \"bot_user\": \"$bot_user\",/" "$demo/etc/defaults.conf"
+        say "running as root: the demo bots run as the user $bot_user (bot_user in $demo/etc/defaults.conf)"
+    fi
     say "configuration copied to $demo/etc"
 else
     say "using the configuration in $demo/etc (delete it to get the demo's again)"
 fi
 
-PATH=$demo_src/bin:$bin_dir:$PATH
+PATH=$demo/bin:$bin_dir:$PATH
 export PATH
 INTELMQ_SOCKET=$socket
 export INTELMQ_SOCKET
