@@ -101,3 +101,33 @@ fn sigterm_stops_the_daemon_and_leaves_the_bot_running() {
         daemon.log_of("bot")
     );
 }
+
+/// The restart policy holds for a bot adopted from an earlier daemon: when it
+/// ends by itself later, the new daemon starts it again.
+#[test]
+fn an_adopted_bot_that_ends_later_is_restarted_by_its_policy() {
+    let mut daemon = Daemon::builder()
+        .runtime(json!({"late": testbot(json!({"crash_after": 5}))}))
+        .defaults(json!({"process_manager": "pid", "restart_delay": 0.2}))
+        .start();
+    let first = daemon.start_bot("late");
+    daemon.kill9();
+    daemon.restart();
+    assert_eq!(
+        daemon.status_json("late")["pid"],
+        first,
+        "the new daemon adopted the bot"
+    );
+    daemon.wait_until(
+        TIMEOUT,
+        "the adopted bot ended and was started again",
+        || {
+            let status = daemon.status_json("late");
+            status["restarts"].as_u64().unwrap_or(0) >= 1
+                && status["pid"]
+                    .as_u64()
+                    .is_some_and(|pid| pid != u64::from(first))
+        },
+    );
+    assert!(!pid_alive(first), "the first process {first} is gone");
+}

@@ -107,6 +107,8 @@ enum Control {
     Reload(Option<Launch>, Reply),
     /// Run once now; with `wait`, answer when the run ended.
     RunOnce(Launch, bool, Reply),
+    /// An adopted stream bot: restart it by this launch when it ends by itself.
+    Supervise(Launch),
 }
 
 /// A handle on one bot's task. Dropping every handle ends the task, leaving
@@ -185,6 +187,12 @@ impl BotHandle {
     pub async fn run_once(&self, launch: Launch, wait: bool) -> ActionReport {
         self.call(|reply| Control::RunOnce(launch, wait, reply))
             .await
+    }
+
+    /// Applies `launch`'s restart policy to a stream bot adopted from an
+    /// earlier daemon, which was not started through this handle.
+    pub fn supervise(&self, launch: Launch) {
+        let _ = self.control.send(Control::Supervise(launch));
     }
 
     async fn call(&self, make: impl FnOnce(Reply) -> Control) -> ActionReport {

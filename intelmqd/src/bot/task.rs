@@ -162,6 +162,11 @@ impl BotTask {
                 let _ = reply.send(self.reload(launch));
             }
             Control::RunOnce(launch, wait, reply) => self.run_once(launch, wait, reply),
+            Control::Supervise(launch) => {
+                if self.restarts.is_none() && self.process_running() && launch.schedule.is_none() {
+                    self.restarts = Some((Restarts::new(launch.restart, Instant::now()), launch));
+                }
+            }
         }
     }
 

@@ -171,10 +171,13 @@ impl Supervisor {
         log_notices(&notices);
         supervisor.publish_limits();
         for recovered in adopt::recover(&supervisor.paths, supervisor.config.current()) {
+            let adopted = recovered.process.is_some();
             let handle =
                 supervisor.new_handle(&recovered.bot_id, recovered.process, recovered.snapshot);
             if recovered.scheduled {
                 supervisor.rearm(&handle, recovered.effective.as_ref());
+            } else if adopted {
+                supervisor.supervise(&handle, recovered.effective.as_ref());
             }
             supervisor.bots.insert(
                 recovered.bot_id,
@@ -438,6 +441,22 @@ impl Supervisor {
             Err(reason) => tracing::error!(
                 bot_id = %config.bot_id,
                 "{} was scheduled but cannot be put back on its schedule: {reason}",
+                config.bot_id
+            ),
+        }
+    }
+
+    /// Gives an adopted stream bot its restart policy again.
+    fn supervise(&self, handle: &BotHandle, effective: Option<&BotConfig>) {
+        let Some(config) = effective.filter(|c| c.run_mode == crate::config::RunMode::Stream)
+        else {
+            return;
+        };
+        match launch::launch_for(&self.paths, config, &self.config.current().defaults) {
+            Ok(launch) => handle.supervise(launch),
+            Err(reason) => tracing::warn!(
+                bot_id = %config.bot_id,
+                "{} was adopted but will not be restarted if it ends: {reason}",
                 config.bot_id
             ),
         }
