@@ -67,34 +67,20 @@ impl ConfigWriter {
         entry: Value,
         pipeline: Option<Value>,
     ) -> Result<(), String> {
-        let (done, result) = oneshot::channel();
-        let job = Job::Restore {
-            bot_id: bot_id.to_owned(),
+        let bot_id = bot_id.to_owned();
+        self.submit(|done| Job::Restore {
+            bot_id,
             entry,
             pipeline,
             done,
-        };
-        if self.jobs.send(job).is_err() {
-            return Err("the daemon is shutting down".into());
-        }
-        result
-            .await
-            .unwrap_or_else(|_| Err("the configuration writer stopped".into()))
+        })
+        .await
     }
 
     /// Removes `bot_id`'s queues from pipeline.conf; returns whether it had any.
     pub async fn forget_queues(&self, bot_id: &str) -> Result<bool, String> {
-        let (done, result) = oneshot::channel();
-        let job = Job::ForgetQueues {
-            bot_id: bot_id.to_owned(),
-            done,
-        };
-        if self.jobs.send(job).is_err() {
-            return Err("the daemon is shutting down".into());
-        }
-        result
-            .await
-            .unwrap_or_else(|_| Err("the configuration writer stopped".into()))
+        let bot_id = bot_id.to_owned();
+        self.submit(|done| Job::ForgetQueues { bot_id, done }).await
     }
 
     /// Sets `key` of `bot_id`'s entry in runtime.conf to `value`; returns
@@ -105,14 +91,23 @@ impl ConfigWriter {
         key: &'static str,
         value: bool,
     ) -> Result<bool, String> {
-        let (done, result) = oneshot::channel();
-        let job = Job::SetFlag {
-            bot_id: bot_id.to_owned(),
+        let bot_id = bot_id.to_owned();
+        self.submit(|done| Job::SetFlag {
+            bot_id,
             key,
             value,
             done,
-        };
-        if self.jobs.send(job).is_err() {
+        })
+        .await
+    }
+
+    /// Queues a job and waits for its result.
+    async fn submit<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Job,
+    ) -> Result<T, String> {
+        let (done, result) = oneshot::channel();
+        if self.jobs.send(job(done)).is_err() {
             return Err("the daemon is shutting down".into());
         }
         result

@@ -1,17 +1,23 @@
 //! The task of one bot: its loop over controls, the end of its process and
-//! the ticks of its schedule, and what each of them does.
+//! the ticks of its schedule, and what each of them does. Scheduled runs are
+//! in [`runs`], automatic restarts in [`respawn`].
+
+mod respawn;
+mod runs;
+
+use respawn::restart_due;
+use runs::{describe_next, tick};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::Local;
 use intelmqd_proto::{ActionKind, ErrorKind, EventKind, ExitInfo, Level, Message, RunState};
 use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::restart::{Decision, Restarts};
-use super::ticks::{unix_seconds, wait_until, Armed, RunRecord};
+use super::restart::Restarts;
+use super::ticks::{unix_seconds, Armed, RunRecord};
 use super::{ActionReport, BotSnapshot, ChangeSender, Control, Reply};
 use crate::events::{process_event, EventBus};
 use crate::pidfile;
@@ -20,10 +26,6 @@ use crate::process::{BotProcess, Launch, Termination};
 /// How long a process gets to disappear after SIGKILL before the stop is
 /// reported as failed (only a process stuck in the kernel takes that long).
 const KILL_GRACE: Duration = Duration::from_secs(5);
-
-/// The longest single sleep towards a tick: the wall clock can be set while
-/// we sleep on the monotonic one, so the tick is looked at again this often.
-const MAX_TICK_SLEEP: Duration = Duration::from_secs(60);
 
 /// What the current process is.
 #[derive(Debug)]
@@ -61,28 +63,6 @@ async fn ended(process: &Option<(BotProcess, Run)>) {
     match process {
         Some((process, _)) => process.ended().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Resolves when the pending restart is due.
-async fn restart_due(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Resolves when the armed schedule's next tick is due.
-async fn tick(armed: &Option<(Armed, Launch)>) {
-    let Some(next) = armed.as_ref().and_then(|(armed, _)| armed.next) else {
-        return std::future::pending().await;
-    };
-    loop {
-        let wait = wait_until(&next, &Local::now());
-        if wait.is_zero() {
-            return;
-        }
-        tokio::time::sleep(wait.min(MAX_TICK_SLEEP)).await;
     }
 }
 
@@ -307,108 +287,6 @@ impl BotTask {
         }
     }
 
-    fn run_once(&mut self, launch: Launch, wait: bool, reply: Reply) {
-        let id = self.bot_id.clone();
-        if let Some((process, _)) = self.process.as_ref().filter(|(p, _)| !p.has_ended()) {
-            let text = format!(
-                "{id} is running now (pid {}); a second run at the same time is refused. Wait for it to end, or stop it with 'intelmqctl stop {id}'",
-                process.pid()
-            );
-            let _ = reply.send(ActionReport::failed(Vec::new(), ErrorKind::Conflict, text));
-            return;
-        }
-        if self.process.is_some() {
-            self.on_exit();
-        }
-        let run = Run::Once {
-            started: Instant::now(),
-            started_at: SystemTime::now(),
-            waiters: Vec::new(),
-        };
-        let mut messages = vec![self.say(Level::Info, format!("Running {id} once now..."))];
-        match self.spawn(&launch, run) {
-            Ok(pid) => {
-                self.record.begin(SystemTime::now());
-                self.events.send(process_event(
-                    EventKind::RunStarted,
-                    &id,
-                    Some(pid),
-                    None,
-                    format!("a run of {id} on request started (pid {pid})"),
-                ));
-                if wait {
-                    if let Some((_, Run::Once { waiters, .. })) = self.process.as_mut() {
-                        waiters.push((reply, messages));
-                    }
-                    return;
-                }
-                messages.push(self.say(
-                    Level::Info,
-                    format!("{id} was launched (pid {pid}); 'intelmqctl status {id}' shows how it ends."),
-                ));
-                let _ = reply.send(ActionReport::done(messages, ActionKind::Launched));
-            }
-            Err(reason) => {
-                let text = format!("{id} could not be run: {reason}");
-                messages.push(self.say(Level::Error, text.clone()));
-                let _ = reply.send(ActionReport::failed(
-                    messages,
-                    ErrorKind::ActionFailed,
-                    text,
-                ));
-            }
-        }
-    }
-
-    fn on_tick(&mut self) {
-        let Some((armed, launch)) = self.armed.as_mut() else {
-            return;
-        };
-        let tick = armed.next;
-        armed.advance();
-        let launch = launch.clone();
-        let id = self.bot_id.clone();
-        let tick_text = tick.map_or_else(String::new, |t| {
-            t.format("%Y-%m-%d %H:%M:%S %Z").to_string()
-        });
-        if let Some((process, _)) = self.process.as_ref().filter(|(p, _)| !p.has_ended()) {
-            self.record.skipped_ticks += 1;
-            let text = format!(
-                "the tick of {id} at {tick_text} was skipped: its previous run (pid {}) is still running",
-                process.pid()
-            );
-            self.events
-                .emit(EventKind::TickSkipped, Some(&id), text.clone());
-            self.say(Level::Warning, text);
-            self.publish(|_| {});
-            return;
-        }
-        if self.process.is_some() {
-            self.on_exit();
-        }
-        let run = Run::Once {
-            started: Instant::now(),
-            started_at: SystemTime::now(),
-            waiters: Vec::new(),
-        };
-        match self.spawn(&launch, run) {
-            Ok(pid) => {
-                self.record.begin(SystemTime::now());
-                self.say(
-                    Level::Info,
-                    format!("scheduled run of {id} for {tick_text} started (pid {pid})"),
-                );
-                self.publish(|_| {});
-            }
-            Err(reason) => {
-                self.say(
-                    Level::Error,
-                    format!("scheduled run of {id} for {tick_text} could not start: {reason}"),
-                );
-            }
-        }
-    }
-
     async fn stop(&mut self, timeout: Duration) -> ActionReport {
         let id = self.bot_id.clone();
         let mut messages = Vec::new();
@@ -549,117 +427,6 @@ impl BotTask {
         ActionReport::done(messages, ActionKind::Reloaded)
     }
 
-    /// The loop saw the process end by itself: record it, and restart a
-    /// stream bot if its policy says so.
-    fn on_ended_by_itself(&mut self) {
-        let Some(ended) = self.on_exit() else {
-            return;
-        };
-        let id = self.bot_id.clone();
-        let (kind, what) = if ended.stream {
-            (EventKind::Exited, "")
-        } else {
-            (EventKind::RunEnded, "the run of ")
-        };
-        self.events.send(process_event(
-            kind,
-            &id,
-            Some(ended.pid),
-            Some(ended.exit.clone()),
-            format!("{what}{id} {}", ended.exit.description),
-        ));
-        if !ended.stream {
-            return;
-        }
-        let end = ended.termination;
-        let Some((restarts, _)) = self.restarts.as_mut() else {
-            return;
-        };
-        let id = self.bot_id.clone();
-        let within = restarts.policy.interval.as_secs_f64();
-        match restarts.decide(end, Instant::now()) {
-            Decision::Stay => {}
-            Decision::RestartIn(delay) => {
-                self.restart_at = Some(tokio::time::Instant::now() + delay);
-                let text = format!("{id} will be restarted in {} s", delay.as_secs_f64());
-                self.say(Level::Warning, text.clone());
-                self.events.emit(EventKind::Restarting, Some(&id), text);
-                self.publish(|_| {});
-            }
-            Decision::GiveUp { starts } => {
-                // The count stays for `status` until an operator acts.
-                self.failed = true;
-                self.say(
-                    Level::Error,
-                    format!(
-                        "{id} failed: it started {starts} times within {within} s and kept ending; it is left stopped until an operator starts it again ('intelmqctl start {id}')"
-                    ),
-                );
-                self.events.emit(
-                    EventKind::Failed,
-                    Some(&id),
-                    format!("{id} failed: it started {starts} times within {within} s"),
-                );
-                self.publish(|s| s.state = RunState::Failed);
-            }
-        }
-    }
-
-    /// The restart delay is over: start the stream bot again.
-    fn restart_now(&mut self) {
-        self.restart_at = None;
-        let Some((_, launch)) = self.restarts.as_ref() else {
-            return;
-        };
-        let launch = launch.clone();
-        let id = self.bot_id.clone();
-        match self.spawn(&launch, Run::Stream) {
-            Ok(pid) => {
-                if let Some((restarts, _)) = self.restarts.as_mut() {
-                    restarts.restarted(Instant::now());
-                }
-                let text = format!("{id} was restarted (pid {pid})");
-                self.say(Level::Info, text.clone());
-                self.events.send(process_event(
-                    EventKind::Restarted,
-                    &id,
-                    Some(pid),
-                    None,
-                    text,
-                ));
-                self.publish(|_| {});
-            }
-            Err(reason) => {
-                self.say(
-                    Level::Error,
-                    format!("{id} could not be restarted: {reason}"),
-                );
-                // Counts as one more failure, with the same policy.
-                if let Some((restarts, _)) = self.restarts.as_mut() {
-                    restarts.restarted(Instant::now());
-                }
-                self.process = None;
-                self.restart_after_failure(Termination::Exited(127));
-            }
-        }
-    }
-
-    fn restart_after_failure(&mut self, end: Termination) {
-        let Some((restarts, _)) = self.restarts.as_mut() else {
-            return;
-        };
-        match restarts.decide(end, Instant::now()) {
-            Decision::RestartIn(delay) => {
-                self.restart_at = Some(tokio::time::Instant::now() + delay);
-            }
-            Decision::GiveUp { .. } | Decision::Stay => {
-                // The count stays for `status` until an operator acts.
-                self.failed = true;
-            }
-        }
-        self.publish(|_| {});
-    }
-
     /// The process ended (by itself, or after a stop): reap it, forget it,
     /// record how it ended, and answer whoever waited for the run. Returns
     /// how a stream bot's process ended (a run's end is not restarted).
@@ -741,13 +508,6 @@ struct Ended {
     termination: Termination,
     exit: ExitInfo,
     pid: u32,
-}
-
-fn describe_next(armed: &Armed) -> String {
-    match &armed.next {
-        Some(next) => format!("next run: {}", next.format("%Y-%m-%d %H:%M:%S %Z")),
-        None => "it has no next run".to_owned(),
-    }
 }
 
 fn format_seconds(duration: Duration) -> String {
