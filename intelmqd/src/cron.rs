@@ -440,7 +440,9 @@ fn check_item(field: CronField, item: &str) -> Result<(String, u64, bool), Probl
         }
         if let Some(day) = strip_suffix_ignore_case(item, 'W') {
             let day = check_value(field, item, day)?;
-            return Ok((format!("{day}W"), 0, true));
+            // The weekday nearest day n stays inside the month, so the month
+            // must have a day n: counted as a plain day for that check.
+            return Ok((format!("{day}W"), bits(day, day, 1), false));
         }
     }
 
@@ -960,6 +962,16 @@ mod tests {
         );
         // Nearest weekday to the 15th: Sun Feb 15 -> Mon 16; Sun Mar 15 -> Mon 16.
         assert_eq!(ticks("0 0 15W * *", start, 1), [utc(2026, 2, 16, 0, 0, 0)]);
+        // Found by fuzzing: a W day that no month of the expression has.
+        for never in ["0 0 31W 9 *", "0 0 30W 2 *", "0 0 31W 4,6,9,11 *"] {
+            assert!(
+                matches!(
+                    CronSchedule::parse(never),
+                    Err(CronError::NeverMatches { .. })
+                ),
+                "{never} must be refused"
+            );
+        }
         // Last weekday: Fri Feb 27 (28th is Saturday).
         assert_eq!(ticks("0 0 LW * *", start, 1), [utc(2026, 2, 27, 0, 0, 0)]);
         // First Monday to Friday of the month (each weekday's first occurrence).
