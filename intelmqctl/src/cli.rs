@@ -24,7 +24,8 @@ pub const DEFAULT_SOCKET: &str = "/run/intelmq/intelmqd.sock";
     after_help = exit::HELP
 )]
 pub struct Cli {
-    /// Print one JSON document on stdout instead of tables and messages.
+    /// Print JSON on stdout instead of tables and messages: one document
+    /// (`events` and `log --follow`: one object a line).
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -155,7 +156,7 @@ pub enum Sub {
     Status {
         /// Only this bot, with the tail of its log.
         bot_id: Option<String>,
-        /// How many log lines to show with one bot (default 10).
+        /// How many log lines to show with one bot (default 10; 0: none).
         #[arg(short = 'n', long, value_name = "N", requires = "bot_id")]
         lines: Option<usize>,
         #[command(flatten)]
@@ -226,6 +227,68 @@ pub enum Sub {
         /// The bot, as named in runtime.conf.
         bot_id: String,
     },
+    /// Show the last lines of a bot's log, and follow it.
+    #[command(long_about = "Show the last lines of a bot's log, and follow it.\n\n\
+        The daemon reads the last N lines of <log_dir>/<bot_id>.log (default 10) and \
+        says where the file is. With --follow intelmqctl then reads the file itself and \
+        prints new lines as the bot writes them, also after the log was rotated (renamed \
+        away and created anew, or truncated), until Ctrl+C.\n\n\
+        --level keeps the lines of that level and above (DEBUG, INFO, WARNING, ERROR, \
+        CRITICAL; ALL keeps every line). A line's level is the third field of IntelMQ's \
+        `<time> - <bot_id> - <LEVEL> - <message>`; a line without one (a traceback) goes \
+        with the line before it.\n\n\
+        As with IntelMQ's intelmqctl, `intelmqctl log <bot_id> <N> <LEVEL>` works too.\n\n\
+        With --json: the daemon's response object; with --follow, then one \
+        {\"bot_id\":...,\"line\":...} object a new line.")]
+    Log {
+        /// The bot, as named in runtime.conf.
+        bot_id: String,
+        /// How many lines (IntelMQ's positional form of -n).
+        #[arg(value_name = "N", conflicts_with = "lines")]
+        count: Option<usize>,
+        /// The lowest level shown (IntelMQ's positional form of --level).
+        #[arg(value_name = "LEVEL", value_parser = parse_level, conflicts_with = "level")]
+        positional_level: Option<String>,
+        /// How many of the last lines to show (default 10).
+        #[arg(short = 'n', long, value_name = "N")]
+        lines: Option<usize>,
+        /// Show only lines of this level and above: DEBUG, INFO, WARNING, ERROR,
+        /// CRITICAL, or ALL.
+        #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+        level: Option<String>,
+        /// Go on printing new lines as they are written, until Ctrl+C.
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Print the daemon's events as they happen, until Ctrl+C.
+    #[command(
+        long_about = "Print the daemon's events as they happen, until Ctrl+C.\n\n\
+        One line an event: `<local time> <kind> <bot_id>: <text>`. The kinds: started, \
+        stopped, exited, restarting, restarted, failed, scheduled, unscheduled, \
+        run-started, run-ended, tick-skipped, config-changed, config-invalid, and lagged \
+        (this client read too slowly and missed events).\n\n\
+        With --json: one JSON object an event (at_ms, kind, bot_id, pid, exit, text)."
+    )]
+    Events,
+    /// Print the daemon's metrics in the Prometheus text format.
+    #[command(
+        long_about = "Print the daemon's metrics in the Prometheus text format.\n\n\
+        Bots by status, each bot up or not, automatic restarts, last exit codes, the runs \
+        of scheduled bots and the control socket's counters, as text for node_exporter's \
+        textfile collector.\n\n\
+        With --json: {\"text\": \"<the same text>\"}."
+    )]
+    Metrics,
+    /// Print a shell completion script for intelmqctl.
+    #[command(long_about = "Print a shell completion script for intelmqctl.\n\n\
+        bash:  intelmqctl completions bash > /etc/bash_completion.d/intelmqctl\n\
+        zsh:   intelmqctl completions zsh > \"${fpath[1]}/_intelmqctl\"\n\
+        fish:  intelmqctl completions fish > ~/.config/fish/completions/intelmqctl.fish\n\n\
+        The Debian package installs them. Needs no daemon.")]
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
     /// Run a bot in the foreground of this terminal.
     #[command(
         visible_alias = "run",
@@ -259,6 +322,89 @@ pub enum Action {
     Request(Command),
     /// Ask the daemon how to run this bot, then run it in the foreground.
     Debug(String),
+    /// The last lines of a bot's log, then (with `follow`) its new lines.
+    Log(LogArgs),
+    /// Subscribe to the daemon's events and print them until Ctrl+C.
+    Events,
+    /// Print a completion script; needs no daemon.
+    Completions(Shell),
+}
+
+/// What `log` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogArgs {
+    pub bot_id: String,
+    /// How many of the last lines (default 10).
+    pub lines: usize,
+    /// The lowest level shown, upper case; `None` for every line (also `ALL`).
+    pub level: Option<String>,
+    pub follow: bool,
+}
+
+/// The default number of lines of `log`.
+pub const DEFAULT_LOG_LINES: usize = 10;
+
+/// The shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    /// Every shell, for the generator of the packaged completions.
+    pub const ALL: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
+
+    /// The completion script for `command`, installed as `bin_name`.
+    pub fn script(self, command: &mut clap::Command, bin_name: &str) -> String {
+        let mut bytes = Vec::new();
+        match self {
+            Shell::Bash => {
+                clap_complete::generate(clap_complete::Shell::Bash, command, bin_name, &mut bytes)
+            }
+            Shell::Zsh => {
+                clap_complete::generate(clap_complete::Shell::Zsh, command, bin_name, &mut bytes)
+            }
+            Shell::Fish => {
+                clap_complete::generate(clap_complete::Shell::Fish, command, bin_name, &mut bytes)
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Where Debian's shells look for a completion script of `bin_name`.
+    pub fn debian_path(self, bin_name: &str) -> String {
+        match self {
+            Shell::Bash => format!("usr/share/bash-completion/completions/{bin_name}"),
+            Shell::Zsh => format!("usr/share/zsh/vendor-completions/_{bin_name}"),
+            Shell::Fish => format!("usr/share/fish/vendor_completions.d/{bin_name}.fish"),
+        }
+    }
+}
+
+/// The levels of IntelMQ's log lines, lowest first, as `--level` takes them.
+pub const LOG_LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+
+/// `--level`: one of [`LOG_LEVELS`] or `ALL`, in any case; upper case.
+fn parse_level(text: &str) -> Result<String, String> {
+    let upper = text.to_ascii_uppercase();
+    if upper == "ALL" || LOG_LEVELS.contains(&upper.as_str()) {
+        Ok(upper)
+    } else {
+        Err(format!(
+            "unknown log level {text:?}: use {}, or ALL",
+            LOG_LEVELS.join(", ")
+        ))
+    }
 }
 
 /// The validated command line.
@@ -349,6 +495,22 @@ impl Cli {
                 bot_id: checked(bot_id)?,
             }),
             Sub::List => Action::Request(Command::List),
+            Sub::Log {
+                bot_id,
+                count,
+                positional_level,
+                lines,
+                level,
+                follow,
+            } => Action::Log(LogArgs {
+                bot_id: checked(bot_id)?,
+                lines: lines.or(count).unwrap_or(DEFAULT_LOG_LINES),
+                level: level.or(positional_level).filter(|level| level != "ALL"),
+                follow,
+            }),
+            Sub::Events => Action::Events,
+            Sub::Metrics => Action::Request(Command::Metrics),
+            Sub::Completions { shell } => Action::Completions(shell),
         };
         // clap's conflicts_with misses a global flag given on each side of the
         // subcommand (`--yes list --no`), so check again here.
@@ -480,5 +642,94 @@ mod tests {
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    fn log_args(args: &[&str]) -> LogArgs {
+        match config(args).expect("valid").action {
+            Action::Log(log) => log,
+            other => panic!("not log: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn log_takes_flags_and_intelmqs_positional_forms() {
+        assert_eq!(
+            log_args(&["intelmqctl", "log", "b"]),
+            LogArgs {
+                bot_id: "b".into(),
+                lines: 10,
+                level: None,
+                follow: false
+            }
+        );
+        let flags = log_args(&[
+            "intelmqctl",
+            "log",
+            "b",
+            "-n",
+            "5",
+            "--level",
+            "warning",
+            "-f",
+        ]);
+        assert_eq!(
+            flags,
+            LogArgs {
+                bot_id: "b".into(),
+                lines: 5,
+                level: Some("WARNING".into()),
+                follow: true
+            }
+        );
+        let positional = log_args(&["intelmqctl", "log", "b", "5", "WARNING", "--follow"]);
+        assert_eq!(positional, flags);
+        assert_eq!(log_args(&["intelmqctl", "log", "b", "20"]).lines, 20);
+        assert_eq!(
+            log_args(&["intelmqctl", "log", "b", "3", "ALL"]).level,
+            None
+        );
+        assert!(config(&["intelmqctl", "log", "b", "--level", "LOUD"]).is_err());
+        assert!(config(&["intelmqctl", "log", "b", "5", "-n", "6"]).is_err());
+        assert!(config(&["intelmqctl", "log", "../b"]).is_err());
+    }
+
+    #[test]
+    fn the_new_commands_parse() {
+        assert_eq!(
+            config(&["intelmqctl", "events"]).expect("valid").action,
+            Action::Events
+        );
+        assert_eq!(
+            config(&["intelmqctl", "metrics", "--json"])
+                .expect("valid")
+                .action,
+            Action::Request(Command::Metrics)
+        );
+        assert_eq!(
+            config(&["intelmqctl", "completions", "zsh"])
+                .expect("valid")
+                .action,
+            Action::Completions(Shell::Zsh)
+        );
+        let status = config(&["intelmqctl", "status", "b", "-n", "0"]).expect("valid");
+        assert_eq!(
+            status.action,
+            Action::Request(Command::Status {
+                bot_id: Some("b".into()),
+                log_lines: Some(0),
+                select: Selection::default()
+            })
+        );
+    }
+
+    #[test]
+    fn completion_scripts_name_the_subcommands() {
+        use clap::CommandFactory;
+        for shell in Shell::ALL {
+            let script = shell.script(&mut Cli::command(), "intelmqctl");
+            assert!(script.contains("intelmqctl"), "{shell:?}");
+            assert!(script.contains("scheduler-exec"), "{shell:?}");
+            assert!(script.contains("completions"), "{shell:?}");
+        }
     }
 }

@@ -1,12 +1,16 @@
 //! What the user sees: pure functions from a daemon's [`Response`] (or a client
 //! error) to the text for stdout and stderr and the exit code. Human output is
-//! messages and comfy-table tables (no colour yet); `--json` output is one JSON
-//! document on stdout.
+//! messages and comfy-table tables, the status words coloured when [`Style`]
+//! says so (a terminal, no `NO_COLOR`); `--json` output is one JSON document on
+//! stdout.
 
-use comfy_table::{presets, Table};
+use std::ffi::OsStr;
+
+use comfy_table::{presets, Cell, Color, Table};
 use intelmqd_proto::Level;
 use intelmqd_proto::{
-    ActionRow, BotStatus, Command, ConfigTest, ListRow, Message, Outcome, Response, RunState,
+    ActionRow, BotStatus, Command, ConfigTest, Event, ListRow, Message, Outcome, Response,
+    RunState, RunStatus, ScheduleInfo,
 };
 
 use crate::client::ClientError;
@@ -18,6 +22,47 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     pub code: u8,
+}
+
+/// How human output looks: with colour or plain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// Colour when stdout is a terminal and `NO_COLOR` is not set to a
+    /// non-empty value (<https://no-color.org>).
+    pub fn new(terminal: bool, no_color: Option<&OsStr>) -> Style {
+        Style {
+            color: terminal && no_color.is_none_or(OsStr::is_empty),
+        }
+    }
+
+    /// The style for this process's stdout and environment.
+    pub fn detect() -> Style {
+        use std::io::IsTerminal;
+        Style::new(
+            std::io::stdout().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        )
+    }
+
+    /// A status word in a table cell: running green, unstable yellow, failed
+    /// red, stopped as it is.
+    fn status_cell(self, status: RunStatus) -> Cell {
+        let cell = Cell::new(status.table_word());
+        let color = match status {
+            RunStatus::Running => Some(Color::Green),
+            RunStatus::Unstable => Some(Color::Yellow),
+            RunStatus::Failed => Some(Color::Red),
+            RunStatus::Stopped => None,
+        };
+        match color {
+            Some(color) if self.color => cell.fg(color),
+            _ => cell,
+        }
+    }
 }
 
 /// The headers of the status table, in the spec's order and words.
@@ -40,18 +85,22 @@ pub const LIST_HEADERS: [&str; 4] = [
 ];
 
 /// Renders the daemon's answer to `command`.
-pub fn response(command: &Command, response: &Response, json: bool) -> Output {
+pub fn response(command: &Command, response: &Response, json: bool, style: Style) -> Output {
     if !response.ok {
-        return failure(response, json);
+        return failure(response, json, style);
     }
     match command {
-        Command::Status { bot_id, .. } => match &response.result {
+        Command::Status {
+            bot_id, log_lines, ..
+        } => match &response.result {
             Some(Outcome::Status { bots, log }) => {
                 if json {
                     json_output(serde_json::to_string(bots), exit::SUCCESS)
                 } else {
                     let mut stdout = messages(&response.messages);
-                    stdout.push_str(&status(bots, bot_id.as_deref(), log));
+                    // `-n 0`: no log section at all.
+                    let log_of = bot_id.as_deref().filter(|_| *log_lines != Some(0));
+                    stdout.push_str(&status(bots, log_of, log, style));
                     Output {
                         stdout,
                         stderr: String::new(),
@@ -77,6 +126,55 @@ pub fn response(command: &Command, response: &Response, json: bool) -> Output {
             }
             _ => wrong_result("list", json),
         },
+        Command::Metrics => match &response.result {
+            Some(Outcome::Metrics { text }) => {
+                if json {
+                    let document = serde_json::json!({ "text": text });
+                    return json_output(serde_json::to_string(&document), exit::SUCCESS);
+                }
+                let mut stdout = messages(&response.messages);
+                stdout.push_str(text);
+                if !stdout.is_empty() && !stdout.ends_with('\n') {
+                    stdout.push('\n');
+                }
+                Output {
+                    stdout,
+                    stderr: String::new(),
+                    code: exit::SUCCESS,
+                }
+            }
+            _ => wrong_result("metrics", json),
+        },
+        Command::Log { level, .. } => match &response.result {
+            Some(Outcome::Log {
+                bot_id,
+                path,
+                lines,
+            }) => {
+                if json {
+                    return json_output(serde_json::to_string(response), exit::SUCCESS);
+                }
+                let mut stdout = messages(&response.messages);
+                for line in lines {
+                    stdout.push_str(line);
+                    stdout.push('\n');
+                }
+                let stderr = if lines.is_empty() {
+                    let at = level
+                        .as_deref()
+                        .map_or(String::new(), |level| format!(" at level {level} or above"));
+                    format!("intelmqctl: the log of {bot_id} ({path}) has no lines{at}\n")
+                } else {
+                    String::new()
+                };
+                Output {
+                    stdout,
+                    stderr,
+                    code: exit::SUCCESS,
+                }
+            }
+            _ => wrong_result("log", json),
+        },
         _ => {
             let code = run_exit_code(command, response).unwrap_or(exit::SUCCESS);
             if json {
@@ -85,7 +183,7 @@ pub fn response(command: &Command, response: &Response, json: bool) -> Output {
             let mut stdout = messages(&response.messages);
             if let Some(Outcome::Actions { bots }) = &response.result {
                 if acts_on_many(command) {
-                    stdout.push_str(&actions(bots));
+                    stdout.push_str(&actions(bots, style));
                 }
             }
             Output {
@@ -135,7 +233,7 @@ fn run_exit_code(command: &Command, response: &Response) -> Option<u8> {
 pub const ACTION_HEADERS: [&str; 4] = ["bot_id", "action", "status", "detail"];
 
 /// One row a bot: what was done, where it is now, and why not when it failed.
-pub fn actions(bots: &[ActionRow]) -> String {
+pub fn actions(bots: &[ActionRow], style: Style) -> String {
     let mut table = new_table(&ACTION_HEADERS);
     for bot in bots {
         let action = serde_json::to_value(bot.action)
@@ -149,18 +247,18 @@ pub fn actions(bots: &[ActionRow]) -> String {
             (None, None, None) => String::new(),
         };
         table.add_row(vec![
-            bot.bot_id.clone(),
-            action,
-            bot.status.table_word().to_owned(),
-            detail,
+            Cell::new(&bot.bot_id),
+            Cell::new(action),
+            style.status_cell(bot.status),
+            Cell::new(detail),
         ]);
     }
-    format!("{table}\n")
+    finish(table, style)
 }
 
 /// The daemon answered `ok: false`: the messages (and the rows of a botnet
 /// action), then the error; exit 1.
-pub fn failure(response: &Response, json: bool) -> Output {
+pub fn failure(response: &Response, json: bool, style: Style) -> Output {
     if json {
         return json_output(serde_json::to_string(response), exit::FAILED);
     }
@@ -171,7 +269,7 @@ pub fn failure(response: &Response, json: bool) -> Output {
     let mut stdout = messages(&response.messages);
     if let Some(Outcome::Actions { bots }) = &response.result {
         if bots.len() > 1 {
-            stdout.push_str(&actions(bots));
+            stdout.push_str(&actions(bots, style));
         }
     }
     Output {
@@ -235,31 +333,42 @@ pub fn messages(messages: &[Message]) -> String {
     out
 }
 
-/// The status table, a line for each bot that exited by itself, and, when one
-/// bot was asked for, the tail of its log.
-pub fn status(bots: &[BotStatus], bot_id: Option<&str>, log: &[String]) -> String {
+/// The status table; under it, for each bot, how it exited (when it exited by
+/// itself), its next and last run (a scheduled bot) and how often it was
+/// restarted automatically; and, when `log_of` names a bot, the tail of its log.
+pub fn status(bots: &[BotStatus], log_of: Option<&str>, log: &[String], style: Style) -> String {
     let mut table = new_table(&STATUS_HEADERS);
     for bot in bots {
         table.add_row(vec![
-            bot.bot_id.as_str(),
-            bot.run_mode.as_str(),
-            bot.schedule_time.as_deref().unwrap_or("-"),
-            if bot.botnet { "true" } else { "false" },
-            bot.status.table_word(),
-            if bot.onboot { "yes" } else { "no" },
-            match bot.configtest {
+            Cell::new(&bot.bot_id),
+            Cell::new(&bot.run_mode),
+            Cell::new(bot.schedule_time.as_deref().unwrap_or("-")),
+            Cell::new(if bot.botnet { "true" } else { "false" }),
+            style.status_cell(bot.status),
+            Cell::new(if bot.onboot { "yes" } else { "no" }),
+            Cell::new(match bot.configtest {
                 ConfigTest::Valid => "valid",
                 ConfigTest::Invalid => "invalid",
-            },
+            }),
         ]);
     }
-    let mut out = format!("{table}\n");
+    let mut out = finish(table, style);
     for bot in bots {
         if let (RunState::Exited, Some(last_exit)) = (bot.state, &bot.last_exit) {
             out.push_str(&format!("{}: {}\n", bot.bot_id, last_exit.description));
         }
+        if let (true, Some(schedule)) = (bot.run_mode == "scheduled", &bot.schedule) {
+            out.push_str(&format!("{}: {}\n", bot.bot_id, runs(schedule)));
+        }
+        if bot.restarts > 0 {
+            let times = if bot.restarts == 1 { "time" } else { "times" };
+            out.push_str(&format!(
+                "{}: restarted {} {times}\n",
+                bot.bot_id, bot.restarts
+            ));
+        }
     }
-    if let Some(bot_id) = bot_id {
+    if let Some(bot_id) = log_of {
         out.push('\n');
         if log.is_empty() {
             out.push_str(&format!("(the log of {bot_id} is empty)\n"));
@@ -272,6 +381,71 @@ pub fn status(bots: &[BotStatus], bot_id: Option<&str>, log: &[String]) -> Strin
         }
     }
     out
+}
+
+/// `next run <time>; last run <start> took <x> s, <how it ended>`, in local time.
+pub fn runs(schedule: &ScheduleInfo) -> String {
+    let next = match schedule.next_run {
+        Some(at) => format!("next run {}", local_time(at * 1000)),
+        None => "not scheduled".to_owned(),
+    };
+    let last = match (schedule.last_run_started, schedule.last_run_duration_ms) {
+        (None, _) => "no run yet".to_owned(),
+        (Some(started), None) => format!("last run {} still running", local_time(started * 1000)),
+        (Some(started), Some(ms)) => {
+            let ended = schedule
+                .last_run_exit
+                .as_ref()
+                .map_or(String::new(), |exit| format!(", {}", exit.description));
+            format!(
+                "last run {} took {:.1} s{ended}",
+                local_time(started * 1000),
+                ms as f64 / 1000.0
+            )
+        }
+    };
+    format!("{next}; {last}")
+}
+
+/// Unix time in milliseconds as local time, `2026-12-04 17:53:30`.
+pub fn local_time(ms: u64) -> String {
+    use chrono::TimeZone;
+    match i64::try_from(ms)
+        .ok()
+        .and_then(|ms| chrono::Local.timestamp_millis_opt(ms).single())
+    {
+        Some(time) => time.format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => format!("@{}", ms / 1000),
+    }
+}
+
+/// One event as a line: `<local time> <kind> <bot_id>: <text>` (no bot id:
+/// `<local time> <kind>: <text>`), or with `json` the event object.
+pub fn event_line(event: &Event, json: bool) -> String {
+    if json {
+        return serde_json::to_string(event).unwrap_or_else(|error| {
+            serde_json::json!({"kind": "internal", "text": format!("cannot write the event as JSON: {error}")})
+                .to_string()
+        }) + "\n";
+    }
+    let kind = serde_json::to_value(event.kind)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let time = local_time(event.at_ms);
+    match &event.bot_id {
+        Some(bot_id) => format!("{time} {kind} {bot_id}: {}\n", event.text),
+        None => format!("{time} {kind}: {}\n", event.text),
+    }
+}
+
+/// One followed log line: the line, or with `json` `{"bot_id":…,"line":…}`.
+pub fn log_line(bot_id: &str, line: &str, json: bool) -> String {
+    if json {
+        format!("{}\n", serde_json::json!({"bot_id": bot_id, "line": line}))
+    } else {
+        format!("{line}\n")
+    }
 }
 
 /// The list table.
@@ -295,6 +469,16 @@ fn new_table(headers: &[&str]) -> Table {
         .force_no_tty()
         .set_header(headers.to_vec());
     table
+}
+
+/// The table as text. With colour, comfy-table styles the coloured cells'
+/// text (not their padding, so the columns stay aligned).
+fn finish(mut table: Table, style: Style) -> String {
+    if style.color {
+        table.enforce_styling();
+        table.style_text_only();
+    }
+    format!("{table}\n")
 }
 
 fn json_output(document: serde_json::Result<String>, code: u8) -> Output {
@@ -328,7 +512,10 @@ fn wrong_result(command: &str, json: bool) -> Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use intelmqd_proto::{ActionKind, ActionRow, ErrorKind, ExitInfo, RunStatus};
+    use intelmqd_proto::{ActionKind, ActionRow, ErrorKind, EventKind, ExitInfo, RunStatus};
+
+    const PLAIN: Style = Style { color: false };
+    const COLOR: Style = Style { color: true };
 
     fn bot(bot_id: &str, status: RunStatus) -> BotStatus {
         BotStatus {
@@ -381,7 +568,7 @@ mod tests {
                 log: vec![],
             },
         );
-        let output = super::response(&status_command(None), &response, false);
+        let output = super::response(&status_command(None), &response, false, PLAIN);
         assert_eq!(output.code, exit::SUCCESS);
         assert_eq!(output.stderr, "");
         let lines: Vec<&str> = output.stdout.lines().collect();
@@ -428,7 +615,7 @@ mod tests {
                 log: vec!["one".into(), "two".into()],
             },
         );
-        let output = super::response(&status_command(Some("b")), &response, false);
+        let output = super::response(&status_command(Some("b")), &response, false, PLAIN);
         let tail: Vec<&str> = output.stdout.lines().skip(3).collect();
         assert_eq!(
             tail,
@@ -451,7 +638,7 @@ mod tests {
                 log: vec![],
             },
         );
-        let output = super::response(&status_command(Some("b")), &response, false);
+        let output = super::response(&status_command(Some("b")), &response, false, PLAIN);
         assert!(output.stdout.contains("| failed "), "{}", output.stdout);
         assert!(
             output.stdout.ends_with("\n\n(the log of b is empty)\n"),
@@ -469,7 +656,7 @@ mod tests {
             at: 5,
             description: "exited with code 1".into(),
         });
-        assert!(!status(&[restarted], None, &[]).contains("exited"));
+        assert!(!status(&[restarted], None, &[], PLAIN).contains("exited"));
     }
 
     #[test]
@@ -481,7 +668,7 @@ mod tests {
                 log: vec!["line".into()],
             },
         );
-        let output = super::response(&status_command(Some("b")), &response, true);
+        let output = super::response(&status_command(Some("b")), &response, true, PLAIN);
         let value: serde_json::Value = serde_json::from_str(&output.stdout).expect("json");
         assert_eq!(value[0]["bot_id"], "b");
         assert_eq!(value[0]["status"], "unstable");
@@ -508,12 +695,12 @@ mod tests {
             },
         ];
         let response = Response::success(vec![], Outcome::List { bots: rows });
-        let human = super::response(&Command::List, &response, false);
+        let human = super::response(&Command::List, &response, false, PLAIN);
         let lines: Vec<&str> = human.stdout.lines().collect();
         assert_eq!(cells(lines[0]), LIST_HEADERS);
         assert_eq!(cells(lines[2]), ["a", "stream", "-", "true"]);
         assert_eq!(cells(lines[3]), ["b", "scheduled", "@hourly", "false"]);
-        let json = super::response(&Command::List, &response, true);
+        let json = super::response(&Command::List, &response, true, PLAIN);
         let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
         assert_eq!(value[1]["schedule_time"], "@hourly");
         assert_eq!(value[0]["botnet"], true);
@@ -545,7 +732,7 @@ mod tests {
             wait: false,
             select: Default::default(),
         };
-        let human = super::response(&command, &response, false);
+        let human = super::response(&command, &response, false, PLAIN);
         assert_eq!(
             human,
             Output {
@@ -554,7 +741,7 @@ mod tests {
                 code: exit::SUCCESS,
             }
         );
-        let json = super::response(&command, &response, true);
+        let json = super::response(&command, &response, true, PLAIN);
         let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
         assert_eq!(value["ok"], true);
         assert_eq!(value["messages"][0]["text"], "Starting b...");
@@ -585,7 +772,7 @@ mod tests {
             bot_id: None,
             select: Default::default(),
         };
-        let human = super::response(&botnet, &response, false);
+        let human = super::response(&botnet, &response, false, PLAIN);
         let lines: Vec<&str> = human.stdout.lines().collect();
         assert_eq!(cells(lines[0]), ACTION_HEADERS);
         assert_eq!(cells(lines[2]), ["a", "stopped", "stopped", ""]);
@@ -600,8 +787,8 @@ mod tests {
         });
         let response = Response::success(vec![], Outcome::Actions { bots: vec![ran] });
         let exec = Command::SchedulerExec { bot_id: "s".into() };
-        assert_eq!(super::response(&exec, &response, false).code, 5);
-        assert_eq!(super::response(&exec, &response, true).code, 5);
+        assert_eq!(super::response(&exec, &response, false, PLAIN).code, 5);
+        assert_eq!(super::response(&exec, &response, true, PLAIN).code, 5);
     }
 
     #[test]
@@ -612,7 +799,7 @@ mod tests {
             bot_id: Some("x".into()),
             select: Default::default(),
         };
-        let human = super::response(&command, &response, false);
+        let human = super::response(&command, &response, false, PLAIN);
         assert_eq!(
             human,
             Output {
@@ -621,7 +808,7 @@ mod tests {
                 code: exit::FAILED,
             }
         );
-        let json = super::response(&status_command(Some("x")), &response, true);
+        let json = super::response(&status_command(Some("x")), &response, true, PLAIN);
         assert_eq!(json.code, exit::FAILED);
         assert_eq!(json.stderr, "");
         let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
@@ -657,12 +844,311 @@ mod tests {
     #[test]
     fn a_status_answer_without_status_is_a_protocol_error() {
         let response = Response::success(vec![], Outcome::List { bots: vec![] });
-        let output = super::response(&status_command(None), &response, false);
+        let output = super::response(&status_command(None), &response, false, PLAIN);
         assert_eq!(output.code, exit::PROTOCOL);
         assert!(
             output.stderr.starts_with("intelmqctl: error:"),
             "{}",
             output.stderr
         );
+    }
+
+    fn status_of(bots: Vec<BotStatus>) -> Response {
+        Response::success(vec![], Outcome::Status { bots, log: vec![] })
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(Style::new(true, None).color);
+        assert!(!Style::new(false, None).color, "not a terminal");
+        assert!(!Style::new(true, Some(OsStr::new("1"))).color);
+        assert!(!Style::new(true, Some(OsStr::new("no"))).color, "any value");
+        assert!(
+            Style::new(true, Some(OsStr::new(""))).color,
+            "an empty NO_COLOR is unset (no-color.org)"
+        );
+    }
+
+    #[test]
+    fn status_words_are_coloured_and_the_table_stays_aligned() {
+        let bots = vec![
+            bot("a-running", RunStatus::Running),
+            bot("b-stopped", RunStatus::Stopped),
+            bot("c-unstable", RunStatus::Unstable),
+            bot("d-failed", RunStatus::Failed),
+        ];
+        let plain = super::response(
+            &status_command(None),
+            &status_of(bots.clone()),
+            false,
+            PLAIN,
+        );
+        assert!(!plain.stdout.contains('\x1b'), "{}", plain.stdout);
+        let coloured = super::response(&status_command(None), &status_of(bots), false, COLOR);
+        let lines: Vec<&str> = coloured.stdout.lines().collect();
+        let status_cell = |line: &str| cells(line)[4].to_owned();
+        // crossterm's codes: dark green 2, dark yellow 3, dark red 1.
+        assert!(
+            status_cell(lines[2]).contains("\x1b[38;5;10mrunning"),
+            "{:?}",
+            lines[2]
+        );
+        assert_eq!(status_cell(lines[3]), "stopped", "stopped is not coloured");
+        assert!(
+            status_cell(lines[4]).contains("\x1b[38;5;11mrunning (unstable)"),
+            "{:?}",
+            lines[4]
+        );
+        assert!(
+            status_cell(lines[5]).contains("\x1b[38;5;9mfailed"),
+            "{:?}",
+            lines[5]
+        );
+        // Without the escapes every line is as wide as the header: aligned.
+        let strip = |line: &str| {
+            let mut out = String::new();
+            let mut chars = line.chars();
+            while let Some(c) = chars.next() {
+                if c == '\x1b' {
+                    for c in chars.by_ref() {
+                        if c == 'm' {
+                            break;
+                        }
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        let plain_lines: Vec<String> = plain.stdout.lines().map(str::to_owned).collect();
+        let stripped: Vec<String> = lines.iter().map(|line| strip(line)).collect();
+        assert_eq!(stripped, plain_lines);
+        let width = plain_lines[0].chars().count();
+        assert!(plain_lines.iter().all(|line| line.chars().count() == width));
+    }
+
+    #[test]
+    fn a_botnet_action_table_colours_its_status_column() {
+        let response = Response::success(
+            vec![],
+            Outcome::Actions {
+                bots: vec![ActionRow {
+                    bot_id: "a".into(),
+                    action: ActionKind::Started,
+                    status: RunStatus::Running,
+                    pid: Some(3),
+                    error: None,
+                    exit: None,
+                }],
+            },
+        );
+        let botnet = Command::Start {
+            bot_id: None,
+            now: false,
+            wait: false,
+            select: Default::default(),
+        };
+        assert!(super::response(&botnet, &response, false, COLOR)
+            .stdout
+            .contains("\x1b["));
+        assert!(!super::response(&botnet, &response, false, PLAIN)
+            .stdout
+            .contains('\x1b'));
+        assert!(!super::response(&botnet, &response, true, COLOR)
+            .stdout
+            .contains('\x1b'));
+    }
+
+    #[test]
+    fn json_never_has_colour() {
+        let output = super::response(
+            &status_command(None),
+            &status_of(vec![bot("a", RunStatus::Failed)]),
+            true,
+            COLOR,
+        );
+        assert!(!output.stdout.contains('\x1b'));
+        serde_json::from_str::<serde_json::Value>(&output.stdout).expect("json");
+    }
+
+    fn scheduled(bot_id: &str, schedule: ScheduleInfo) -> BotStatus {
+        let mut scheduled = bot(bot_id, RunStatus::Running);
+        scheduled.run_mode = "scheduled".into();
+        scheduled.schedule_time = Some("*/30 * * * * *".into());
+        scheduled.state = RunState::Scheduled;
+        scheduled.pid = None;
+        scheduled.schedule = Some(schedule);
+        scheduled
+    }
+
+    #[test]
+    fn scheduled_bots_get_their_runs_and_restarted_bots_their_count() {
+        let ran = ScheduleInfo {
+            next_run: Some(1_796_403_240),
+            last_run_started: Some(1_796_403_210),
+            last_run_duration_ms: Some(1012),
+            last_run_exit: Some(ExitInfo {
+                code: Some(0),
+                signal: None,
+                at: 1_796_403_211,
+                description: "exited with code 0".into(),
+            }),
+            skipped_ticks: 0,
+            runs: 1,
+            run_seconds: 1.012,
+        };
+        let fresh = ScheduleInfo {
+            next_run: Some(1_796_403_240),
+            last_run_started: None,
+            last_run_duration_ms: None,
+            last_run_exit: None,
+            skipped_ticks: 0,
+            runs: 0,
+            run_seconds: 0.0,
+        };
+        let going = ScheduleInfo {
+            next_run: None,
+            last_run_started: Some(1_796_403_210),
+            ..fresh.clone()
+        };
+        let mut flaky = bot("flaky", RunStatus::Running);
+        flaky.restarts = 3;
+        let mut once = bot("once", RunStatus::Running);
+        once.restarts = 1;
+        let output = super::response(
+            &status_command(None),
+            &status_of(vec![
+                scheduled("fetcher", ran),
+                flaky,
+                scheduled("fresh", fresh),
+                scheduled("going", going),
+                once,
+            ]),
+            false,
+            PLAIN,
+        );
+        let under: Vec<&str> = output.stdout.lines().skip(7).collect();
+        let next = local_time(1_796_403_240_000);
+        let last = local_time(1_796_403_210_000);
+        assert_eq!(
+            under,
+            [
+                format!("fetcher: next run {next}; last run {last} took 1.0 s, exited with code 0"),
+                "flaky: restarted 3 times".to_owned(),
+                format!("fresh: next run {next}; no run yet"),
+                format!("going: not scheduled; last run {last} still running"),
+                "once: restarted 1 time".to_owned(),
+            ],
+            "{}",
+            output.stdout
+        );
+        assert!(next.len() == 19 && next.as_bytes()[10] == b' ', "{next}");
+    }
+
+    #[test]
+    fn status_with_n_0_has_no_log_section() {
+        let command = Command::Status {
+            bot_id: Some("b".into()),
+            log_lines: Some(0),
+            select: Default::default(),
+        };
+        let output = super::response(
+            &command,
+            &status_of(vec![bot("b", RunStatus::Running)]),
+            false,
+            PLAIN,
+        );
+        assert_eq!(output.stdout.lines().count(), 3, "{}", output.stdout);
+        assert!(!output.stdout.contains("log"), "{}", output.stdout);
+    }
+
+    #[test]
+    fn metrics_are_printed_as_they_are() {
+        let text = "# HELP intelmqd_bots Bots by status.\n# TYPE intelmqd_bots gauge\nintelmqd_bots{status=\"running\"} 1\n";
+        let response = Response::success(vec![], Outcome::Metrics { text: text.into() });
+        let human = super::response(&Command::Metrics, &response, false, COLOR);
+        assert_eq!(human.stdout, text);
+        let json = super::response(&Command::Metrics, &response, true, PLAIN);
+        assert_eq!(
+            json.stdout,
+            format!("{}\n", serde_json::json!({ "text": text }))
+        );
+    }
+
+    #[test]
+    fn log_prints_the_lines_or_says_there_are_none() {
+        let command = Command::Log {
+            bot_id: "b".into(),
+            lines: Some(2),
+            level: Some("WARNING".into()),
+        };
+        let with = |lines: Vec<String>| {
+            Response::success(
+                vec![],
+                Outcome::Log {
+                    bot_id: "b".into(),
+                    path: "/var/log/intelmq/b.log".into(),
+                    lines,
+                },
+            )
+        };
+        let output = super::response(
+            &command,
+            &with(vec!["one".into(), "two".into()]),
+            false,
+            PLAIN,
+        );
+        assert_eq!(
+            (output.stdout.as_str(), output.stderr.as_str()),
+            ("one\ntwo\n", "")
+        );
+        let empty = super::response(&command, &with(vec![]), false, PLAIN);
+        assert_eq!(empty.stdout, "");
+        assert_eq!(
+            empty.stderr,
+            "intelmqctl: the log of b (/var/log/intelmq/b.log) has no lines at level WARNING or above\n"
+        );
+        let json = super::response(&command, &with(vec!["one".into()]), true, PLAIN);
+        let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+        assert_eq!(value["result"]["kind"], "log");
+        assert_eq!(value["result"]["path"], "/var/log/intelmq/b.log");
+        assert_eq!(value["result"]["lines"][0], "one");
+        assert_eq!(
+            log_line("b", "x \"y\"", true),
+            "{\"bot_id\":\"b\",\"line\":\"x \\\"y\\\"\"}\n"
+        );
+        assert_eq!(log_line("b", "x", false), "x\n");
+    }
+
+    #[test]
+    fn events_as_lines_and_as_json() {
+        let event = Event {
+            at_ms: 1_796_403_210_123,
+            kind: EventKind::RunEnded,
+            bot_id: Some("fetcher".into()),
+            pid: Some(12),
+            exit: None,
+            text: "the run of fetcher exited with code 0".into(),
+        };
+        assert_eq!(
+            event_line(&event, false),
+            format!(
+                "{} run-ended fetcher: the run of fetcher exited with code 0\n",
+                local_time(1_796_403_210_123)
+            )
+        );
+        let config = Event {
+            bot_id: None,
+            kind: EventKind::ConfigChanged,
+            text: "runtime.conf was read".into(),
+            ..event.clone()
+        };
+        assert!(event_line(&config, false).ends_with(" config-changed: runtime.conf was read\n"));
+        let json = event_line(&event, true);
+        assert_eq!(json.lines().count(), 1);
+        let back: Event = serde_json::from_str(&json).expect("an event");
+        assert_eq!(back, event);
     }
 }

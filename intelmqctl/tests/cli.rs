@@ -358,3 +358,51 @@ fn debug_reports_a_bot_killed_by_a_signal_as_128_plus_n() {
     let output = intelmqctl(&daemon.socket, &["debug", "b"]);
     assert_eq!(output.status.code(), Some(134), "{}", text(&output.stderr));
 }
+
+/// A daemon that refuses the client (its permission check) answers at once
+/// and closes without reading: the client's write may fail (EPIPE), and the
+/// answer is what the client shows, not "Is the daemon running?".
+#[test]
+fn a_refused_client_shows_the_daemons_answer_and_exits_1() {
+    for json in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("intelmqd.sock");
+        let listener = UnixListener::bind(&socket).expect("bind");
+        let refusal = Reply::response(
+            None,
+            Response::failure(
+                ErrorKind::PermissionDenied,
+                "permission denied: uid 65534 may not control intelmqd (allowed: root)",
+            ),
+        );
+        let daemon = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            stream.write_all(&encode_line(&refusal)).expect("answer");
+            // Closed without reading: the request is unread.
+        });
+        let args: &[&str] = if json { &["--json", "list"] } else { &["list"] };
+        let child = Command::new(env!("CARGO_BIN_EXE_intelmqctl"))
+            .env_remove("INTELMQ_SOCKET")
+            .arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("intelmqctl runs");
+        daemon.join().expect("fake daemon");
+        let output = child.wait_with_output().expect("intelmqctl ends");
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(!stderr.contains("Is the daemon running"), "{stderr}");
+        if json {
+            let value: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+            assert_eq!(value["error"]["kind"], "permission-denied", "{stdout}");
+        } else {
+            assert_eq!(
+                stderr,
+                "intelmqctl: error: permission denied: uid 65534 may not control intelmqd (allowed: root)\n"
+            );
+        }
+    }
+}

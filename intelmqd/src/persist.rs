@@ -19,18 +19,25 @@ pub struct Job {
     pub state: EffectiveState,
 }
 
+/// The last write: which generation, and its error if it failed.
+#[derive(Debug, Clone, Default)]
+struct Written {
+    generation: u64,
+    error: Option<String>,
+}
+
 /// The supervisor's side of the writer.
 #[derive(Debug)]
 pub struct Persister {
     jobs: watch::Sender<Arc<Job>>,
-    written: watch::Receiver<u64>,
+    written: watch::Receiver<Written>,
     generation: u64,
 }
 
 impl Persister {
     pub fn spawn(state_dir: PathBuf, tracker: &TaskTracker) -> Persister {
         let (jobs, mut pending) = watch::channel(Arc::new(Job::default()));
-        let (done, written) = watch::channel(0);
+        let (done, written) = watch::channel(Written::default());
         tracker.spawn(async move {
             // Ends when the supervisor drops its sender, after the last write.
             while pending.changed().await.is_ok() {
@@ -39,17 +46,23 @@ impl Persister {
                 let bytes = effective::encode(&job.state);
                 let result =
                     tokio::task::spawn_blocking(move || write_atomic(&path, &bytes, 0o600)).await;
-                match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::error!(
+                let error = match result {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => Some(format!(
                         "cannot write the effective state to {}: {error}; the previous version is kept",
                         effective::path(&state_dir).display()
-                    ),
-                    Err(error) => tracing::error!("the state writer failed: {error}"),
+                    )),
+                    Err(error) => Some(format!("the state writer failed: {error}")),
+                };
+                if let Some(error) = &error {
+                    tracing::error!("{error}");
                 }
-                // Published even after a failed write so that no answer waits
-                // forever; the error is in the log and the next change retries.
-                let _ = done.send(job.generation);
+                // Published after a failed write too, so that no answer waits
+                // forever: it carries the error, and the next change retries.
+                let _ = done.send(Written {
+                    generation: job.generation,
+                    error,
+                });
             }
         });
         Persister {
@@ -69,14 +82,23 @@ impl Persister {
         self.generation
     }
 
-    /// A future that resolves once `generation` (or a later one) is written.
+    /// The newest generation handed to the writer.
+    pub fn latest(&self) -> u64 {
+        self.generation
+    }
+
+    /// A future that resolves once `generation` (or a later one) was
+    /// written, with the error if that write failed.
     pub fn written(
         &self,
         generation: u64,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
         let mut written = self.written.clone();
         async move {
-            let _ = written.wait_for(|done| *done >= generation).await;
+            match written.wait_for(|done| done.generation >= generation).await {
+                Ok(done) => done.error.clone().map_or(Ok(()), Err),
+                Err(_) => Err("the state writer stopped".to_owned()),
+            }
         }
     }
 }

@@ -17,6 +17,8 @@
 pub mod botnet_helpers;
 mod ctl;
 mod daemon;
+pub mod fault_helpers;
+pub mod observe_helpers;
 pub mod procfs;
 pub mod pty;
 pub mod schedule_helpers;

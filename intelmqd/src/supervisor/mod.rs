@@ -225,13 +225,18 @@ impl Supervisor {
             for (respond, response) in answered {
                 let written = self.persister.written(generation);
                 tokio::spawn(async move {
-                    written.await;
+                    let response = match written.await {
+                        Ok(()) => response,
+                        Err(error) => unsaved(response, &error),
+                    };
                     respond(response);
                 });
             }
         }
         let generation = self.persist();
-        self.persister.written(generation).await;
+        if let Err(error) = self.persister.written(generation).await {
+            tracing::error!("the last state could not be saved before stopping: {error}");
+        }
         tracing::info!("supervisor stopped; bots keep running");
     }
 
@@ -294,7 +299,9 @@ impl Supervisor {
     /// that holds every change so far.
     fn persist(&mut self) -> u64 {
         if !std::mem::take(&mut self.dirty) {
-            return 0;
+            // Nothing new, but an earlier change may still be on its way to
+            // disk: answers wait for that one too.
+            return self.persister.latest();
         }
         let mut state = EffectiveState::default();
         for (bot_id, tracked) in &self.bots {
@@ -499,6 +506,23 @@ fn log_notices(notices: &[ConfigNotice]) {
             ConfigNotice::Loaded { .. } => tracing::info!("{notice}"),
         }
     }
+}
+
+/// An answer whose state did not reach the disk: what was done stands, but
+/// the request failed, since a daemon restarted now would not know of it.
+fn unsaved(mut response: Response, error: &str) -> Response {
+    let text = format!(
+        "the action was carried out, but the daemon could not save its state: {error}. Free space or fix the state dir; until then a restarted daemon may not know what runs"
+    );
+    response
+        .messages
+        .push(Message::new(Level::Error, None, text.clone()));
+    response.ok = false;
+    response.error = Some(intelmqd_proto::ErrorBody {
+        kind: ErrorKind::ActionFailed,
+        message: text,
+    });
+    response
 }
 
 /// Puts the warnings about rejected configuration files before the answer's

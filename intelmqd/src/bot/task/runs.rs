@@ -119,10 +119,15 @@ impl BotTask {
         match self.spawn(&launch, run) {
             Ok(pid) => {
                 self.record.begin(SystemTime::now());
-                self.say(
-                    Level::Info,
-                    format!("scheduled run of {id} for {tick_text} started (pid {pid})"),
-                );
+                let text = format!("scheduled run of {id} for {tick_text} started (pid {pid})");
+                self.say(Level::Info, text.clone());
+                self.events.send(process_event(
+                    EventKind::RunStarted,
+                    &id,
+                    Some(pid),
+                    None,
+                    text,
+                ));
                 self.publish(|_| {});
             }
             Err(reason) => {
