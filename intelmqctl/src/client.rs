@@ -251,7 +251,8 @@ fn read_line(socket: &Path, reader: &mut BufReader<UnixStream>) -> Result<Vec<u8
 
 /// Parses a reply line, checking the version before the shape so that a daemon
 /// of another version is named as such, and then the id echo.
-pub fn parse_reply(socket: &Path, line: &[u8]) -> Result<ReplyBody, ClientError> {
+/// Reads a reply that the fast path refused, naming what is wrong with it.
+fn diagnose(socket: &Path, line: &[u8]) -> Result<Reply, ClientError> {
     let value: serde_json::Value = serde_json::from_slice(line).map_err(|error| {
         ClientError::protocol(socket, format!("the reply is not JSON ({error})"))
     })?;
@@ -272,9 +273,19 @@ pub fn parse_reply(socket: &Path, line: &[u8]) -> Result<ReplyBody, ClientError>
             ))
         }
     }
-    let reply: Reply = serde_json::from_value(value).map_err(|error| {
+    let reply = Reply::from_value(&value).map_err(|error| {
         ClientError::protocol(socket, format!("the reply is malformed ({error})"))
     })?;
+    Ok(reply)
+}
+
+pub fn parse_reply(socket: &Path, line: &[u8]) -> Result<ReplyBody, ClientError> {
+    // The common case read in one pass; anything odd is read again slowly,
+    // to say precisely what is wrong with it.
+    let reply = match Reply::from_slice(line) {
+        Ok(reply) if reply.v == PROTOCOL_VERSION => reply,
+        _ => diagnose(socket, line)?,
+    };
     if reply.id.is_none() {
         // The daemon could not or would not read the request (a refused
         // connection, a line it could not parse): its error is the answer.

@@ -4,14 +4,16 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::write_replace;
 
 pub fn path(state_dir: &Path, bot_id: &str) -> PathBuf {
     state_dir.join(format!("{bot_id}.pid"))
 }
 
+/// Writes the pid file atomically (never half a pid), but without fsync: it
+/// must survive the daemon's death, and a reboot ends the bot it names anyway.
 pub fn write(state_dir: &Path, bot_id: &str, pid: u32) -> io::Result<()> {
-    write_atomic(
+    write_replace(
         &path(state_dir, bot_id),
         format!("{pid}\n").as_bytes(),
         0o644,

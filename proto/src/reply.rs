@@ -39,6 +39,81 @@ impl Reply {
         }
     }
 
+    /// Reads a reply from a parsed line. The same as `Reply::deserialize`,
+    /// but a response's `result` of kind status, list or actions is read
+    /// field by field: serde reads an internally tagged enum by first copying
+    /// all of it, which for the status of a thousand bots costs more than the
+    /// rest of a client's work together.
+    pub fn from_value(value: &serde_json::Value) -> Result<Reply, serde_json::Error> {
+        use serde::de::Error;
+        if value.get("type").and_then(serde_json::Value::as_str) != Some("response") {
+            return Reply::deserialize(value);
+        }
+        let field = |name: &str| value.get(name).filter(|v| !v.is_null());
+        let v = match field("v") {
+            Some(v) => u32::deserialize(v)?,
+            None => return Err(serde_json::Error::missing_field("v")),
+        };
+        let id = field("id").map(u64::deserialize).transpose()?;
+        let ok = match field("ok") {
+            Some(ok) => bool::deserialize(ok)?,
+            None => return Err(serde_json::Error::missing_field("ok")),
+        };
+        let messages = field("messages")
+            .map(Vec::<Message>::deserialize)
+            .transpose()?
+            .unwrap_or_default();
+        let error = field("error").map(ErrorBody::deserialize).transpose()?;
+        let result = field("result").map(outcome_from_value).transpose()?;
+        Ok(Reply {
+            v,
+            id,
+            body: ReplyBody::Response(Response {
+                ok,
+                messages,
+                error,
+                result,
+            }),
+        })
+    }
+
+    /// Reads a reply line. A response's `result` is taken as raw text and read
+    /// by [`outcome_from_str`], without building a JSON tree first; anything
+    /// else goes through `Reply::deserialize`.
+    pub fn from_slice(line: &[u8]) -> Result<Reply, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Envelope<'a> {
+            v: u32,
+            id: Option<u64>,
+            #[serde(rename = "type", borrow)]
+            kind: std::borrow::Cow<'a, str>,
+            ok: Option<bool>,
+            #[serde(default)]
+            messages: Vec<Message>,
+            #[serde(default)]
+            error: Option<ErrorBody>,
+            #[serde(default, borrow)]
+            result: Option<&'a serde_json::value::RawValue>,
+        }
+        let envelope: Envelope<'_> = serde_json::from_slice(line)?;
+        let Some(ok) = envelope.ok.filter(|_| envelope.kind == "response") else {
+            return serde_json::from_slice(line);
+        };
+        Ok(Reply {
+            v: envelope.v,
+            id: envelope.id,
+            body: ReplyBody::Response(Response {
+                ok,
+                messages: envelope.messages,
+                error: envelope.error,
+                result: envelope
+                    .result
+                    .map(|raw| outcome_from_str(raw.get()))
+                    .transpose()?,
+            }),
+        })
+    }
+
     pub fn question(id: u64, question: Question) -> Self {
         Reply {
             v: PROTOCOL_VERSION,
@@ -265,6 +340,58 @@ pub enum Outcome {
         executable: String,
         env: Vec<(String, String)>,
     },
+}
+
+/// Reads an [`Outcome`], the large kinds field by field (see
+/// [`Reply::from_value`]).
+fn outcome_from_value(value: &serde_json::Value) -> Result<Outcome, serde_json::Error> {
+    let bots = || value.get("bots").unwrap_or(&serde_json::Value::Null);
+    match value.get("kind").and_then(serde_json::Value::as_str) {
+        Some("status") => Ok(Outcome::Status {
+            bots: Vec::<BotStatus>::deserialize(bots())?,
+            log: value
+                .get("log")
+                .map(Vec::<String>::deserialize)
+                .transpose()?
+                .unwrap_or_default(),
+        }),
+        Some("list") => Ok(Outcome::List {
+            bots: Vec::<ListRow>::deserialize(bots())?,
+        }),
+        Some("actions") => Ok(Outcome::Actions {
+            bots: Vec::<ActionRow>::deserialize(bots())?,
+        }),
+        _ => Outcome::deserialize(value),
+    }
+}
+
+/// Reads an [`Outcome`] from its text; the large kinds field by field.
+fn outcome_from_str(text: &str) -> Result<Outcome, serde_json::Error> {
+    use serde_json::value::RawValue;
+    #[derive(Deserialize)]
+    struct Parts<'a> {
+        #[serde(borrow)]
+        kind: std::borrow::Cow<'a, str>,
+        #[serde(default, borrow)]
+        bots: Option<&'a RawValue>,
+        #[serde(default)]
+        log: Vec<String>,
+    }
+    let parts: Parts<'_> = serde_json::from_str(text)?;
+    let bots = || parts.bots.map_or("null", RawValue::get);
+    match (parts.kind.as_ref(), parts.bots.is_some()) {
+        ("status", true) => Ok(Outcome::Status {
+            bots: serde_json::from_str(bots())?,
+            log: parts.log,
+        }),
+        ("list", true) => Ok(Outcome::List {
+            bots: serde_json::from_str(bots())?,
+        }),
+        ("actions", true) => Ok(Outcome::Actions {
+            bots: serde_json::from_str(bots())?,
+        }),
+        _ => serde_json::from_str(text),
+    }
 }
 
 /// What an action did to one bot.
@@ -504,6 +631,9 @@ mod tests {
         let line = crate::encode_line(&reply);
         let decoded: Reply = serde_json::from_slice(&line).expect("decodes");
         assert_eq!(decoded, reply);
+        let value: serde_json::Value = serde_json::from_slice(&line).expect("json");
+        assert_eq!(Reply::from_value(&value).expect("decodes"), reply);
+        assert_eq!(Reply::from_slice(&line).expect("decodes"), reply);
         let text = String::from_utf8(line).expect("utf8");
         assert!(text.contains(r#""status":"unstable""#), "{text}");
         assert!(text.contains(r#""kind":"status""#), "{text}");

@@ -97,18 +97,20 @@ impl ActionReport {
 
 type Reply = oneshot::Sender<ActionReport>;
 
+/// Launches are boxed: a bot's control channel keeps room for 32 controls,
+/// and with a thousand bots that room is most of the daemon's memory.
 enum Control {
     /// Start a stream bot, or put a scheduled one on its schedule.
-    Start(Launch, Reply),
+    Start(Box<Launch>, Reply),
     Stop(Duration, Reply),
-    Restart(Launch, Duration, Reply),
+    Restart(Box<Launch>, Duration, Reply),
     /// SIGHUP to a stream bot; a new schedule for a scheduled one (the
     /// launch carries it).
-    Reload(Option<Launch>, Reply),
+    Reload(Option<Box<Launch>>, Reply),
     /// Run once now; with `wait`, answer when the run ended.
-    RunOnce(Launch, bool, Reply),
+    RunOnce(Box<Launch>, bool, Reply),
     /// An adopted stream bot: restart it by this launch when it ends by itself.
-    Supervise(Launch),
+    Supervise(Box<Launch>),
 }
 
 /// A handle on one bot's task. Dropping every handle ends the task, leaving
@@ -168,7 +170,8 @@ impl BotHandle {
     }
 
     pub async fn start(&self, launch: Launch) -> ActionReport {
-        self.call(|reply| Control::Start(launch, reply)).await
+        self.call(|reply| Control::Start(Box::new(launch), reply))
+            .await
     }
 
     pub async fn stop(&self, timeout: Duration) -> ActionReport {
@@ -176,23 +179,24 @@ impl BotHandle {
     }
 
     pub async fn restart(&self, launch: Launch, timeout: Duration) -> ActionReport {
-        self.call(|reply| Control::Restart(launch, timeout, reply))
+        self.call(|reply| Control::Restart(Box::new(launch), timeout, reply))
             .await
     }
 
     pub async fn reload(&self, launch: Option<Launch>) -> ActionReport {
-        self.call(|reply| Control::Reload(launch, reply)).await
+        self.call(|reply| Control::Reload(launch.map(Box::new), reply))
+            .await
     }
 
     pub async fn run_once(&self, launch: Launch, wait: bool) -> ActionReport {
-        self.call(|reply| Control::RunOnce(launch, wait, reply))
+        self.call(|reply| Control::RunOnce(Box::new(launch), wait, reply))
             .await
     }
 
     /// Applies `launch`'s restart policy to a stream bot adopted from an
     /// earlier daemon, which was not started through this handle.
     pub fn supervise(&self, launch: Launch) {
-        let _ = self.control.send(Control::Supervise(launch));
+        let _ = self.control.send(Control::Supervise(Box::new(launch)));
     }
 
     async fn call(&self, make: impl FnOnce(Reply) -> Control) -> ActionReport {

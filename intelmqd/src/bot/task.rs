@@ -120,7 +120,7 @@ impl BotTask {
     async fn handle(&mut self, control: Control) {
         match control {
             Control::Start(launch, reply) => {
-                let _ = reply.send(self.start(launch));
+                let _ = reply.send(self.start(*launch));
             }
             Control::Stop(timeout, reply) => {
                 let report = self.stop(timeout).await;
@@ -129,7 +129,7 @@ impl BotTask {
             Control::Restart(launch, timeout, reply) => {
                 let mut report = self.stop(timeout).await;
                 if report.outcome.is_ok() {
-                    let started = self.start(launch);
+                    let started = self.start(*launch);
                     report.messages.extend(started.messages);
                     report.outcome = started.outcome.map(|kind| match kind {
                         ActionKind::Started | ActionKind::Scheduled => ActionKind::Restarted,
@@ -139,12 +139,12 @@ impl BotTask {
                 let _ = reply.send(report);
             }
             Control::Reload(launch, reply) => {
-                let _ = reply.send(self.reload(launch));
+                let _ = reply.send(self.reload(launch.map(|l| *l)));
             }
-            Control::RunOnce(launch, wait, reply) => self.run_once(launch, wait, reply),
+            Control::RunOnce(launch, wait, reply) => self.run_once(*launch, wait, reply),
             Control::Supervise(launch) => {
                 if self.restarts.is_none() && self.process_running() && launch.schedule.is_none() {
-                    self.restarts = Some((Restarts::new(launch.restart, Instant::now()), launch));
+                    self.restarts = Some((Restarts::new(launch.restart, Instant::now()), *launch));
                 }
             }
         }
