@@ -159,6 +159,13 @@ impl BotTask {
         Message::new(level, Some(&self.bot_id), text)
     }
 
+    /// Logs that a process of the bot started, and tells the subscribers.
+    fn announce(&self, kind: EventKind, pid: u32, text: String) {
+        self.say(Level::Info, text.clone());
+        self.events
+            .send(process_event(kind, &self.bot_id, Some(pid), None, text));
+    }
+
     /// Publishes the snapshot as it follows from the task's state.
     fn publish(&self, update: impl FnOnce(&mut BotSnapshot)) {
         let pid = self.process.as_ref().map(|(p, _)| p.pid());

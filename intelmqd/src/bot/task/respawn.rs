@@ -88,15 +88,11 @@ impl BotTask {
                 if let Some((restarts, _)) = self.restarts.as_mut() {
                     restarts.restarted(Instant::now());
                 }
-                let text = format!("{id} was restarted (pid {pid})");
-                self.say(Level::Info, text.clone());
-                self.events.send(process_event(
+                self.announce(
                     EventKind::Restarted,
-                    &id,
-                    Some(pid),
-                    None,
-                    text,
-                ));
+                    pid,
+                    format!("{id} was restarted (pid {pid})"),
+                );
                 self.publish(|_| {});
             }
             Err(reason) => {

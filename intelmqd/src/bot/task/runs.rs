@@ -119,15 +119,11 @@ impl BotTask {
         match self.spawn(&launch, run) {
             Ok(pid) => {
                 self.record.begin(SystemTime::now());
-                let text = format!("scheduled run of {id} for {tick_text} started (pid {pid})");
-                self.say(Level::Info, text.clone());
-                self.events.send(process_event(
+                self.announce(
                     EventKind::RunStarted,
-                    &id,
-                    Some(pid),
-                    None,
-                    text,
-                ));
+                    pid,
+                    format!("scheduled run of {id} for {tick_text} started (pid {pid})"),
+                );
                 self.publish(|_| {});
             }
             Err(reason) => {
