@@ -78,7 +78,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                 let listener = tokio::net::TcpListener::bind(address)
                     .await
                     .with_context(|| format!("cannot listen on --metrics-address {address}"))?;
-                tracing::info!("serving metrics on http://{address}/metrics");
+                let bound = listener.local_addr().unwrap_or(address);
+                tracing::info!("serving metrics on http://{bound}/metrics");
                 Some(listener)
             }
         };
