@@ -160,12 +160,7 @@ pub fn remove_member(text: &str, path: &[&str]) -> Result<String, EditError> {
 
 fn parse(text: &str) -> Result<Value, EditError> {
     serde_json::from_str(text).map_err(|error| EditError::Syntax {
-        message: error
-            .to_string()
-            .split(" at line")
-            .next()
-            .unwrap_or("")
-            .to_owned(),
+        message: super::syntax_message(&error),
         line: error.line(),
         column: error.column(),
     })

@@ -111,16 +111,18 @@ pub fn parse_object(file: &'static str, text: &str) -> Result<Map<String, Value>
         }),
         Err(error) => Err(FileError::Syntax {
             file,
-            message: error
-                .to_string()
-                .split(" at line")
-                .next()
-                .unwrap_or("")
-                .to_owned(),
+            message: syntax_message(&error),
             line: error.line(),
             column: error.column(),
         }),
     }
+}
+
+/// A JSON syntax error's words without serde_json's " at line L column C",
+/// which the errors here give as fields of their own.
+pub fn syntax_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    text.split(" at line").next().unwrap_or_default().to_owned()
 }
 
 /// Parses runtime.conf: every entry becomes a [`BotConfig`], valid or not.
