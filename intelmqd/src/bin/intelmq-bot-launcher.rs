@@ -1,0 +1,107 @@
+//! `intelmq-bot-launcher <bot_id>`: runs one bot the way intelmqd does, for a
+//! process manager that is not intelmqd (the systemd template unit of the
+//! systemd process manager runs it as its `ExecStart`). It reads runtime.conf,
+//! checks the bot's entry as intelmqd would, and replaces itself (`exec`) with
+//! `<module> <bot_id>`, with the environment intelmqd gives its bots, so that
+//! the bot is the service's main process.
+//!
+//! Exit codes when it cannot: 64 for a bad bot id, 78 for a configuration that
+//! does not allow the bot to run (missing, invalid, scheduled, module not on
+//! PATH), 126 when the module cannot be executed.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use clap::Parser;
+use intelmqd::config::{parse_runtime, RunMode, RUNTIME_FILE};
+use intelmqd::launch::{bot_env, resolve_module};
+use intelmqd::Paths;
+
+/// The sysexits codes used.
+const EX_USAGE: u8 = 64;
+const EX_CONFIG: u8 = 78;
+const CANNOT_EXECUTE: u8 = 126;
+
+/// Run one IntelMQ bot of runtime.conf in the foreground, replacing this process.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Directory of runtime.conf.
+    #[arg(long, env = "INTELMQ_CONFIG_DIR", default_value = "/etc/intelmq")]
+    config_dir: PathBuf,
+    /// Directory of the effective state and pid files (given to the bot).
+    #[arg(long, env = "INTELMQ_STATE_DIR", default_value = "/run/intelmq")]
+    state_dir: PathBuf,
+    /// Directory of the bots' logs (given to the bot).
+    #[arg(long, env = "INTELMQ_LOG_DIR", default_value = "/var/log/intelmq")]
+    log_dir: PathBuf,
+    /// The bot, as named in runtime.conf.
+    bot_id: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match launch(&args) {
+        Ok(never) => match never {},
+        Err((code, message)) => {
+            eprintln!("intelmq-bot-launcher: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+enum Never {}
+
+fn launch(args: &Args) -> Result<Never, (u8, String)> {
+    let id = args.bot_id.as_str();
+    intelmqd_proto::validate_bot_id(id)
+        .map_err(|error| (EX_USAGE, format!("invalid bot id {id:?}: {error}")))?;
+    let path = args.config_dir.join(RUNTIME_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        (
+            EX_CONFIG,
+            format!("cannot read {}: {error}", path.display()),
+        )
+    })?;
+    let bots = parse_runtime(&text).map_err(|error| (EX_CONFIG, error.to_string()))?;
+    let bot = bots
+        .get(id)
+        .ok_or_else(|| (EX_CONFIG, format!("no bot {id:?} in {}", path.display())))?;
+    if !bot.is_valid() {
+        return Err((
+            EX_CONFIG,
+            format!(
+                "the configuration of {id} is invalid: {}",
+                bot.problems.join("; ")
+            ),
+        ));
+    }
+    if bot.run_mode == RunMode::Scheduled {
+        return Err((
+            EX_CONFIG,
+            format!("{id} is a scheduled bot: intelmqd's scheduler runs it, not a service"),
+        ));
+    }
+    let module = bot.module.as_deref().unwrap_or_default();
+    let executable =
+        resolve_module(module, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
+            (
+                EX_CONFIG,
+                format!("module {module:?} of {id} is not an executable on PATH"),
+            )
+        })?;
+    let paths = Paths {
+        config_dir: args.config_dir.clone(),
+        state_dir: args.state_dir.clone(),
+        log_dir: args.log_dir.clone(),
+    };
+    let error = Command::new(&executable)
+        .arg(id)
+        .envs(bot_env(&paths, id))
+        .exec();
+    Err((
+        CANNOT_EXECUTE,
+        format!("cannot execute {}: {error}", executable.display()),
+    ))
+}
