@@ -47,6 +47,12 @@ impl fmt::Debug for CtlOutput {
 /// Runs `command` with stdin closed and its output captured; kills it and
 /// panics when it has not finished after `deadline`.
 pub fn run_with_deadline(command: &mut Command, deadline: Duration) -> CtlOutput {
+    run_with_pid(command, deadline).1
+}
+
+/// [`run_with_deadline`], also returning the command's pid (to find it in the
+/// daemon's log).
+pub fn run_with_pid(command: &mut Command, deadline: Duration) -> (u32, CtlOutput) {
     let description = format!("{command:?}");
     let mut child = command
         .stdin(Stdio::null())
@@ -54,6 +60,7 @@ pub fn run_with_deadline(command: &mut Command, deadline: Duration) -> CtlOutput
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("cannot run {description}: {error}"));
+    let pid = child.id();
     let read_all = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -78,9 +85,10 @@ pub fn run_with_deadline(command: &mut Command, deadline: Duration) -> CtlOutput
             stderr.join().unwrap_or_default()
         );
     }
-    CtlOutput {
+    let output = CtlOutput {
         code: status.and_then(|status| status.code()),
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
-    }
+    };
+    (pid, output)
 }

@@ -184,42 +184,7 @@ pub fn run_as(command: &mut Command, identity: &Identity) {
 /// [`crate::run_with_deadline`], and also returns its pid (to find it in the
 /// daemon's log).
 pub fn run_capturing(command: &mut Command, deadline: Duration) -> (u32, CtlOutput) {
-    let description = format!("{command:?}");
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("cannot run {description}: {error}"));
-    let pid = child.id();
-    let read_all = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = read_all(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = read_all(Box::new(child.stderr.take().expect("piped stderr")));
-    let mut status = None;
-    if crate::poll_until(deadline, || {
-        status = child.try_wait().expect("wait for a command");
-        status.is_some()
-    })
-    .is_err()
-    {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("{description} did not finish within {deadline:?}");
-    }
-    (
-        pid,
-        CtlOutput {
-            code: status.and_then(|s| s.code()),
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
-        },
-    )
+    crate::ctl::run_with_pid(command, deadline)
 }
 
 /// `intelmqctl --socket <socket> <args>` with the test's `INTELMQ_*`

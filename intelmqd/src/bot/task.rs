@@ -42,6 +42,17 @@ enum Run {
     },
 }
 
+impl Run {
+    /// A run of a scheduled bot beginning now, nobody waiting for it yet.
+    fn once() -> Run {
+        Run::Once {
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            waiters: Vec::new(),
+        }
+    }
+}
+
 pub(super) struct BotTask {
     bot_id: String,
     state_dir: PathBuf,

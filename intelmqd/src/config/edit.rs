@@ -166,17 +166,6 @@ fn parse(text: &str) -> Result<Value, EditError> {
     })
 }
 
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// The object at `path` in a parsed document.
 fn parent_of<'v>(
     root: &'v mut Value,
@@ -184,7 +173,7 @@ fn parent_of<'v>(
 ) -> Result<&'v mut Map<String, Value>, EditError> {
     let mut current = root;
     for depth in 0..=path.len() {
-        let found = type_name(current);
+        let found = super::json_type_name(current);
         let Value::Object(map) = current else {
             return Err(EditError::NotAnObject {
                 path: KeyPath::of(&path[..depth]),

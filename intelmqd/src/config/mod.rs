@@ -90,7 +90,8 @@ pub struct Config {
     pub pipeline: Map<String, Value>,
 }
 
-fn json_type_name(value: &Value) -> &'static str {
+/// How a JSON value's type is named in error messages ("an array", ...).
+pub(crate) fn json_type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -2,7 +2,7 @@
 //! the previous run still going, and a run on request (`start --now`,
 //! `scheduler-exec`).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use chrono::Local;
 use intelmqd_proto::{ActionKind, ErrorKind, EventKind, Level};
@@ -45,11 +45,7 @@ impl BotTask {
         if self.process.is_some() {
             self.on_exit();
         }
-        let run = Run::Once {
-            started: Instant::now(),
-            started_at: SystemTime::now(),
-            waiters: Vec::new(),
-        };
+        let run = Run::once();
         let mut messages = vec![self.say(Level::Info, format!("Running {id} once now..."))];
         match self.spawn(&launch, run) {
             Ok(pid) => {
@@ -111,11 +107,7 @@ impl BotTask {
         if self.process.is_some() {
             self.on_exit();
         }
-        let run = Run::Once {
-            started: Instant::now(),
-            started_at: SystemTime::now(),
-            waiters: Vec::new(),
-        };
+        let run = Run::once();
         match self.spawn(&launch, run) {
             Ok(pid) => {
                 self.record.begin(SystemTime::now());
