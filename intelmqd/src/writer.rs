@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::edit::{remove_member, set_member};
 use crate::config::write::update_file;
-use crate::config::{parse_pipeline, parse_runtime, PIPELINE_FILE, RUNTIME_FILE};
+use crate::config::{parse_pipeline, parse_runtime, BotConfig, PIPELINE_FILE, RUNTIME_FILE};
 
 enum Job {
     Restore {
@@ -225,18 +225,14 @@ fn set_flag(path: &std::path::Path, bot_id: &str, key: &str, value: bool) -> Res
         |text| {
             let entry = serde_json::from_str::<Value>(text)
                 .ok()
-                .and_then(|root| root.get(bot_id).cloned());
-            let read = |name: &str| {
-                entry
-                    .as_ref()
-                    .and_then(|e| e.get(name))
-                    .and_then(Value::as_bool)
-            };
-            // What the key means now, as the configuration is read: an absent
-            // onboot is false, an absent botnet is IntelMQ's `enabled`, else false.
+                .and_then(|root| root.get(bot_id).cloned())
+                .unwrap_or(Value::Null);
+            // What the flag means now, read as the daemon reads the entry
+            // (an absent botnet is IntelMQ's `enabled`, an absent onboot false).
+            let config = BotConfig::from_entry(bot_id, entry);
             let current = match key {
-                "botnet" => read("botnet").or_else(|| read("enabled")).unwrap_or(false),
-                _ => read(key).unwrap_or(false),
+                "botnet" => config.botnet,
+                _ => config.onboot,
             };
             changed.set(current != value);
             if !changed.get() {
