@@ -20,6 +20,32 @@ impl RunMode {
     }
 }
 
+/// What `reload` does to a stream bot: send it SIGHUP (the spec's way), or
+/// restart it, for bots that do not re-read their configuration on SIGHUP
+/// (IntelMQ 3.5's do not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadMode {
+    Signal,
+    Restart,
+}
+
+impl ReloadMode {
+    pub fn parse(text: &str) -> Option<ReloadMode> {
+        match text {
+            "signal" => Some(ReloadMode::Signal),
+            "restart" => Some(ReloadMode::Restart),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReloadMode::Signal => "signal",
+            ReloadMode::Restart => "restart",
+        }
+    }
+}
+
 /// A bot as configured. `problems` lists what makes it invalid; a bot with
 /// problems is shown by `status` but never started.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +60,8 @@ pub struct BotConfig {
     pub onboot: bool,
     /// When the bot is restarted after it ended by itself.
     pub restart: RestartMode,
+    /// What `reload` does, where the entry says; else the global setting.
+    pub reload: Option<ReloadMode>,
     /// The entry exactly as in the file.
     pub raw: Value,
     pub problems: Vec<String>,
@@ -138,6 +166,19 @@ impl BotConfig {
                 RestartMode::default()
             }
         };
+        let reload = match entry.get("reload") {
+            None => None,
+            Some(Value::String(text)) => ReloadMode::parse(text).or_else(|| {
+                problems.push(format!(
+                    "unknown reload {text:?}: expected \"signal\" or \"restart\""
+                ));
+                None
+            }),
+            Some(other) => {
+                problems.push(format!("reload must be a string, not {other}"));
+                None
+            }
+        };
         if let Some(parameters) = entry.get("parameters") {
             if !parameters.is_object() {
                 problems.push("parameters must be a JSON object".to_owned());
@@ -152,6 +193,7 @@ impl BotConfig {
             botnet,
             onboot,
             restart,
+            reload,
             raw,
             problems,
         }
@@ -210,6 +252,14 @@ mod tests {
         assert!(bot.problems[0].contains("schedule_time is missing"));
         let bot = BotConfig::from_entry("s", json!({"module": "m", "schedule_time": "* * * * *"}));
         assert!(bot.problems[0].contains("only valid with run_mode"));
+        let bot = BotConfig::from_entry("s", json!({"module": "m", "reload": "kill"}));
+        assert!(
+            bot.problems[0].contains("unknown reload \"kill\""),
+            "{:?}",
+            bot.problems
+        );
+        let bot = BotConfig::from_entry("s", json!({"module": "m", "reload": "restart"}));
+        assert_eq!(bot.reload, Some(ReloadMode::Restart));
         let bot = BotConfig::from_entry("s", json!("not an object"));
         assert!(bot.problems.iter().any(|p| p.contains("JSON object")));
         assert!(bot.problems.iter().any(|p| p == "module is missing"));

@@ -12,7 +12,7 @@ pub mod edit;
 pub mod store;
 pub mod write;
 
-pub use bot::{BotConfig, RunMode};
+pub use bot::{BotConfig, ReloadMode, RunMode};
 pub use store::ConfigStore;
 
 use std::collections::BTreeMap;
@@ -52,10 +52,33 @@ pub enum ProcessManager {
     Systemd,
 }
 
+/// Which systemd manager the systemd process manager talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemdInstance {
+    /// The machine's manager (`systemctl`), as at boot.
+    System,
+    /// The manager of the daemon's own user (`systemctl --user`), for an
+    /// operator running IntelMQ as its own user with lingering, and for tests.
+    User,
+}
+
+impl SystemdInstance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemdInstance::System => "system",
+            SystemdInstance::User => "user",
+        }
+    }
+}
+
 /// The settings of `defaults.conf` the daemon reads; other keys are IntelMQ's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Defaults {
     pub process_manager: ProcessManager,
+    /// The systemd manager of the systemd process manager.
+    pub systemd_instance: SystemdInstance,
+    /// What `reload` does to a stream bot whose entry does not say.
+    pub reload: ReloadMode,
     /// How long a bot has between SIGTERM and SIGKILL.
     pub stop_timeout: Duration,
     /// The most client connections served at once.
@@ -72,6 +95,8 @@ impl Default for Defaults {
     fn default() -> Self {
         Defaults {
             process_manager: ProcessManager::Pid,
+            systemd_instance: SystemdInstance::System,
+            reload: ReloadMode::Signal,
             stop_timeout: Duration::from_secs(10),
             max_connections: 1024,
             client_timeout: Duration::from_secs(10),
@@ -155,6 +180,29 @@ pub fn parse_defaults(text: &str) -> Result<Defaults, FileError> {
         Some(other) => {
             return Err(invalid(format!(
                 "process_manager must be \"pid\" or \"systemd\", not {other}"
+            )))
+        }
+    }
+    match map.get("systemd_instance") {
+        None => {}
+        Some(Value::String(name)) if name == "system" => {}
+        Some(Value::String(name)) if name == "user" => {
+            defaults.systemd_instance = SystemdInstance::User
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "systemd_instance must be \"system\" or \"user\", not {other}"
+            )))
+        }
+    }
+    match map.get("reload") {
+        None => {}
+        Some(Value::String(text)) if ReloadMode::parse(text).is_some() => {
+            defaults.reload = ReloadMode::parse(text).unwrap_or(ReloadMode::Signal)
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "reload must be \"signal\" or \"restart\", not {other}"
             )))
         }
     }
@@ -297,6 +345,13 @@ mod tests {
         assert!(error.to_string().contains("stop_timeout"), "{error}");
         let error = parse_defaults(r#"{"process_manager":"cron"}"#).unwrap_err();
         assert!(error.to_string().contains("\"cron\""), "{error}");
+        let defaults = parse_defaults(r#"{"systemd_instance":"user","reload":"restart"}"#).unwrap();
+        assert_eq!(defaults.systemd_instance, SystemdInstance::User);
+        assert_eq!(defaults.reload, ReloadMode::Restart);
+        let error = parse_defaults(r#"{"systemd_instance":"session"}"#).unwrap_err();
+        assert!(error.to_string().contains("systemd_instance"), "{error}");
+        let error = parse_defaults(r#"{"reload":"hup"}"#).unwrap_err();
+        assert!(error.to_string().contains("reload must be"), "{error}");
     }
 
     #[test]
