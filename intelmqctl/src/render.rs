@@ -533,6 +533,7 @@ mod tests {
             problems: vec![],
             schedule: None,
             restarts: 0,
+            reload: None,
         }
     }
 

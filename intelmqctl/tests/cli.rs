@@ -80,6 +80,7 @@ fn a_bot() -> BotStatus {
         problems: vec![],
         schedule: None,
         restarts: 0,
+        reload: None,
     }
 }
 

@@ -9,9 +9,11 @@ use intelmqd_proto::{ActionKind, ErrorBody, ErrorKind, ExitInfo, Level, Message}
 use serde_json::Value;
 
 use crate::asker::Asker;
-use crate::bot::{ActionReport, BotHandle};
-use crate::config::{BotConfig, RunMode};
+use crate::backend::{Backend, ManagedBot};
+use crate::bot::ActionReport;
+use crate::config::{BotConfig, ReloadMode, RunMode};
 use crate::plan::{BotPlan, Effect, Op, Step};
+use crate::systemd::UnitState;
 use crate::writer::ConfigWriter;
 use crate::{launch, Paths};
 
@@ -29,7 +31,8 @@ pub struct Context {
 #[derive(Debug)]
 pub struct Target {
     pub plan: BotPlan,
-    pub handle: BotHandle,
+    /// The bot under the process manager that acts on it.
+    pub bot: ManagedBot,
     /// The entry and queues the bot was last acted on with, for writing back.
     pub effective: Option<(Value, Option<Value>)>,
     /// The bot's queues in pipeline.conf now, to record on start.
@@ -56,13 +59,17 @@ pub struct BotResult {
     pub outcome: Result<ActionKind, ErrorBody>,
     pub exit: Option<ExitInfo>,
     pub record: Record,
+    /// The bot's systemd unit as read after the action.
+    pub observed: Option<UnitState>,
+    /// A reload that was done, and how.
+    pub reloaded: Option<ReloadMode>,
 }
 
 /// Carries out `target`'s plan.
 pub async fn execute(target: Target, context: &Context) -> BotResult {
     let Target {
         plan,
-        handle,
+        bot,
         effective,
         pipeline,
     } = target;
@@ -73,6 +80,8 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
         outcome: Ok(ActionKind::Skipped),
         exit: None,
         record: Record::Keep,
+        observed: None,
+        reloaded: None,
     };
     let effect = match plan.step {
         Step::Refuse(error) => {
@@ -116,10 +125,10 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
     }
     let report = match op {
         Op::Keep(kind) => ActionReport::done(Vec::new(), kind),
-        Op::Stop => handle.stop(context.stop_timeout).await,
+        Op::Stop => bot.stop(context.stop_timeout).await,
         Op::Start(config) => match launch_of(context, &config) {
             Ok(launch) => {
-                let report = handle.start(launch).await;
+                let report = bot.start(launch).await;
                 if report.outcome.is_ok() {
                     result.record = Record::Set(Box::new(config), pipeline);
                 }
@@ -129,7 +138,7 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
         },
         Op::Restart(config) => match launch_of(context, &config) {
             Ok(launch) => {
-                let report = handle.restart(launch, context.stop_timeout).await;
+                let report = bot.restart(launch, context.stop_timeout).await;
                 if report.outcome.is_ok() {
                     result.record = Record::Set(Box::new(config), pipeline);
                 }
@@ -138,26 +147,44 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             Err(error) => refused(error),
         },
         Op::Reload(config) => {
-            // Only a schedule needs the launch; SIGHUP needs nothing new.
-            let launch = match config.run_mode {
-                RunMode::Scheduled => match launch_of(context, &config) {
-                    Ok(launch) => Some(launch),
+            let mode = config.reload.unwrap_or(context.defaults.reload);
+            let report = match (config.run_mode, mode) {
+                // A schedule is replaced from the entry now in the file.
+                (RunMode::Scheduled, _) => match launch_of(context, &config) {
+                    Ok(launch) => bot.reload(Some(launch)).await,
                     Err(error) => return finish(result, refused(error), false),
                 },
-                RunMode::Stream => None,
+                (RunMode::Stream, ReloadMode::Signal) => bot.reload(None).await,
+                (RunMode::Stream, ReloadMode::Restart) => match launch_of(context, &config) {
+                    Ok(launch) => {
+                        let mut report = bot.restart(launch, context.stop_timeout).await;
+                        if report.outcome == Ok(ActionKind::Restarted) {
+                            report.messages.push(logged(Message::new(
+                                Level::Info,
+                                Some(&bot_id),
+                                format!("{bot_id} was restarted to reload (reload: \"restart\"): it runs with its entry now in the configuration."),
+                            )));
+                            report.outcome = Ok(ActionKind::Reloaded);
+                        }
+                        report
+                    }
+                    Err(error) => return finish(result, refused(error), false),
+                },
             };
-            let report = handle.reload(launch).await;
             if matches!(
                 report.outcome,
                 Ok(ActionKind::Reloaded | ActionKind::Rescheduled)
             ) {
-                result.record = Record::Set(Box::new(config), pipeline);
+                result.record = Record::Set(Box::new(config.clone()), pipeline);
+                if config.run_mode == RunMode::Stream {
+                    result.reloaded = Some(mode);
+                }
             }
             report
         }
         Op::RunOnce { config, wait } => match launch_of(context, &config) {
             Ok(launch) => {
-                let report = handle.run_once(launch, wait).await;
+                let report = bot.run_once(launch, wait).await;
                 if report.outcome.is_ok() {
                     result.record = Record::Set(Box::new(config), pipeline);
                 }
@@ -165,26 +192,21 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             }
             Err(error) => refused(error),
         },
-        Op::SetFlag { key, value } => match context.writer.set_flag(&bot_id, key, value).await {
-            Ok(changed) => {
-                result.record = Record::Flag(key, value);
-                let text = if changed {
-                    format!("{key} of {bot_id} is now {value} in runtime.conf.")
-                } else {
-                    format!("{key} of {bot_id} is already {value} in runtime.conf.")
-                };
-                let kind = if changed {
-                    ActionKind::Updated
-                } else {
-                    ActionKind::Unchanged
-                };
-                ActionReport::done(vec![Message::new(Level::Info, Some(&bot_id), text)], kind)
+        Op::OnBoot { value, stream } => {
+            let report = bot.set_onboot(value, stream).await;
+            match report.outcome {
+                Ok(_) => {
+                    let flag = set_flag(context, &bot_id, "onboot", value, &mut result).await;
+                    ActionReport {
+                        messages: report.messages.into_iter().chain(flag.messages).collect(),
+                        observed: report.observed,
+                        ..flag
+                    }
+                }
+                Err(_) => report,
             }
-            Err(error) => refused(ErrorBody {
-                kind: ErrorKind::ActionFailed,
-                message: format!("cannot change {key} of {bot_id} in runtime.conf: {error}"),
-            }),
-        },
+        }
+        Op::SetFlag { key, value } => set_flag(context, &bot_id, key, value, &mut result).await,
     };
     let mut result = finish(result, report, forget);
     if result.record == Record::Forget {
@@ -212,11 +234,42 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
     result
 }
 
+/// Sets a flag of the bot's entry in the configuration file.
+async fn set_flag(
+    context: &Context,
+    bot_id: &str,
+    key: &'static str,
+    value: bool,
+    result: &mut BotResult,
+) -> ActionReport {
+    match context.writer.set_flag(bot_id, key, value).await {
+        Ok(changed) => {
+            result.record = Record::Flag(key, value);
+            let text = if changed {
+                format!("{key} of {bot_id} is now {value} in runtime.conf.")
+            } else {
+                format!("{key} of {bot_id} is already {value} in runtime.conf.")
+            };
+            let kind = if changed {
+                ActionKind::Updated
+            } else {
+                ActionKind::Unchanged
+            };
+            ActionReport::done(vec![Message::new(Level::Info, Some(bot_id), text)], kind)
+        }
+        Err(error) => refused(ErrorBody {
+            kind: ErrorKind::ActionFailed,
+            message: format!("cannot change {key} of {bot_id} in runtime.conf: {error}"),
+        }),
+    }
+}
+
 /// Folds the bot's report into the result.
 fn finish(mut result: BotResult, report: ActionReport, forget: bool) -> BotResult {
     result.messages.extend(report.messages);
     result.outcome = report.outcome;
     result.exit = report.exit;
+    result.observed = report.observed;
     if forget && result.outcome.is_ok() {
         result.record = Record::Forget;
         result.outcome = Ok(ActionKind::Forgotten);

@@ -22,6 +22,8 @@ pub struct Recovered {
     pub pipeline: Option<serde_json::Value>,
     /// It was on its schedule: arm it again.
     pub scheduled: bool,
+    /// It ran under systemd: its unit is read, not adopted.
+    pub systemd: bool,
 }
 
 /// Reads the state an earlier daemon left and adopts its running bots.
@@ -200,6 +202,7 @@ fn recover_one(
         effective,
         pipeline: saved.and_then(|s| s.pipeline.clone()),
         scheduled: saved.is_some_and(|s| s.scheduled),
+        systemd: saved.is_some_and(|s| s.systemd),
     })
 }
 

@@ -50,6 +50,9 @@ pub struct EffectiveBot {
     pub since: Option<u64>,
     #[serde(default)]
     pub last_exit: Option<ExitInfo>,
+    /// It ran under systemd: the next daemon reads its unit.
+    #[serde(default)]
+    pub systemd: bool,
 }
 
 pub fn path(state_dir: &Path) -> PathBuf {
@@ -103,6 +106,7 @@ mod tests {
                 start_time: Some(99),
                 since: Some(1),
                 last_exit: None,
+                systemd: false,
             },
         );
         let decoded: EffectiveState = serde_json::from_slice(&encode(&state)).unwrap();

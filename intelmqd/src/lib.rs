@@ -10,6 +10,7 @@ pub mod access;
 pub mod actions;
 pub mod adopt;
 pub mod asker;
+pub mod backend;
 pub mod bot;
 pub mod cli;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod process;
 pub mod reconcile;
 pub mod status;
 pub mod supervisor;
+pub mod systemd;
 pub mod watch;
 pub mod writer;
 

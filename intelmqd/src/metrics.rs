@@ -228,6 +228,7 @@ mod tests {
             problems: vec![],
             schedule: None,
             restarts: 0,
+            reload: None,
         }
     }
 

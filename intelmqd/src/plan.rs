@@ -71,6 +71,12 @@ pub enum Op {
         key: &'static str,
         value: bool,
     },
+    /// Make the bot start at boot or not (systemd process manager): the
+    /// unit's enablement for a stream bot, then `onboot` in runtime.conf.
+    OnBoot {
+        value: bool,
+        stream: bool,
+    },
     /// Nothing to do to the bot; the row says `kind`.
     Keep(ActionKind),
 }
@@ -123,10 +129,6 @@ pub struct BotPlan {
 
 /// The message the spec gives for `enable` under the PID process manager.
 pub const PID_NO_ONBOOT: &str = "IntelMQ is configured with process management as PID, therefore enabling a bot onboot is not supported. Please use systemd process management instead.";
-
-/// Said while `process_manager: systemd` is configured: the systemd backend
-/// is not part of this daemon yet.
-pub const SYSTEMD_NOT_YET: &str = "process_manager is \"systemd\" in defaults.conf, but this daemon does not run bots under systemd yet: they run under the PID process manager, and onboot has no effect until it does.";
 
 /// Decides what `verb` does to the bot described by `facts`.
 pub fn plan(verb: Verb, facts: Facts<'_>) -> BotPlan {
@@ -230,18 +232,24 @@ pub fn plan(verb: Verb, facts: Facts<'_>) -> BotPlan {
         (Verb::Enable | Verb::Disable, _) if facts.configured.is_none() => {
             Step::Refuse(not_configured(id))
         }
-        (Verb::Enable, _) => {
-            match facts.process_manager {
-                ProcessManager::Pid => messages.push(say(Level::Warning, PID_NO_ONBOOT.to_owned())),
-                ProcessManager::Systemd => messages.push(say(Level::Warning, SYSTEMD_NOT_YET.to_owned())),
+        (Verb::Enable | Verb::Disable, _) => {
+            let value = verb == Verb::Enable;
+            match (facts.process_manager, facts.configured) {
+                (ProcessManager::Systemd, Some(config)) => Step::Do(Effect::op(Op::OnBoot {
+                    value,
+                    stream: config.run_mode == RunMode::Stream,
+                })),
+                _ => {
+                    if value {
+                        messages.push(say(Level::Warning, PID_NO_ONBOOT.to_owned()));
+                    }
+                    Step::Do(Effect::op(Op::SetFlag {
+                        key: "onboot",
+                        value: false,
+                    }))
+                }
             }
-            let value = facts.process_manager == ProcessManager::Systemd;
-            Step::Do(Effect::op(Op::SetFlag { key: "onboot", value }))
         }
-        (Verb::Disable, _) => Step::Do(Effect::op(Op::SetFlag {
-            key: "onboot",
-            value: false,
-        })),
         (Verb::AddToBotnet | Verb::RemoveFromBotnet, _) if facts.configured.is_none() => {
             Step::Refuse(not_configured(id))
         }

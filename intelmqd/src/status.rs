@@ -51,6 +51,7 @@ pub fn bot_status(
         problems,
         schedule: snapshot.schedule.clone(),
         restarts: snapshot.restarts,
+        reload: None,
     }
 }
 

@@ -15,8 +15,8 @@ mod request;
 pub use bot_id::{validate_bot_id, BotIdError, MAX_BOT_ID_LEN};
 pub use reply::{
     ActionKind, ActionRow, BotProblems, BotStatus, ConfigTest, ErrorBody, ErrorKind, Event,
-    EventKind, ExitInfo, FileCheck, Level, ListRow, Message, Outcome, Question, Reply, ReplyBody,
-    Response, RunState, RunStatus, ScheduleInfo,
+    EventKind, ExitInfo, FileCheck, Level, ListRow, Message, Outcome, Question, ReloadInfo, Reply,
+    ReplyBody, Response, RunState, RunStatus, ScheduleInfo,
 };
 pub use request::{decode_request, Answers, Command, DecodeError, Request, Selection};
 

@@ -549,6 +549,23 @@ pub struct BotStatus {
     /// For a scheduled bot: its next and its last run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleInfo>,
+    /// The last reload of a running stream bot, and whether it is known to
+    /// have applied the configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<ReloadInfo>,
+}
+
+/// What `status` knows of a bot's last reload. A reload by signal is never
+/// taken as applied: only the bot knows whether it re-read its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadInfo {
+    /// `signal` (SIGHUP was sent) or `restart` (the bot was restarted).
+    pub mode: String,
+    /// Unix time in seconds of the reload.
+    pub at: u64,
+    /// The bot runs with the configuration it was reloaded with: true only
+    /// after a restart.
+    pub applied: bool,
 }
 
 /// What `status` shows of a scheduled bot's runs.
@@ -617,6 +634,7 @@ mod tests {
             problems: vec![],
             schedule: None,
             restarts: 0,
+            reload: None,
         };
         let reply = Reply::response(
             Some(1),

@@ -72,6 +72,9 @@ pub struct ActionReport {
     pub messages: Vec<Message>,
     pub outcome: Result<ActionKind, ErrorBody>,
     pub exit: Option<ExitInfo>,
+    /// The bot's systemd unit as read right after the action, under the
+    /// systemd process manager.
+    pub observed: Option<crate::systemd::UnitState>,
 }
 
 impl ActionReport {
@@ -80,6 +83,7 @@ impl ActionReport {
             messages,
             outcome: Ok(kind),
             exit: None,
+            observed: None,
         }
     }
 
@@ -91,6 +95,7 @@ impl ActionReport {
                 message: text,
             }),
             exit: None,
+            observed: None,
         }
     }
 }

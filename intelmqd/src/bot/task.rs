@@ -495,6 +495,7 @@ impl BotTask {
                     messages,
                     outcome: Ok(ActionKind::Ran),
                     exit: Some(exit.clone()),
+                    observed: None,
                 });
             }
         }

@@ -198,6 +198,43 @@ fn enable_under_pid_sets_onboot_false_and_says_why() {
 }
 
 #[test]
+fn enable_and_disable_under_systemd_change_the_unit_and_onboot() {
+    let stream = bot(json!({"module": "m"}));
+    let scheduled =
+        bot(json!({"module": "m", "run_mode": "scheduled", "schedule_time": "@hourly"}));
+    let under_systemd = |configured| Facts {
+        process_manager: ProcessManager::Systemd,
+        ..facts(Some(configured), None, false)
+    };
+    let plan_enable = plan(Verb::Enable, under_systemd(&stream));
+    assert_eq!(
+        effect(&plan_enable).op,
+        Op::OnBoot {
+            value: true,
+            stream: true
+        }
+    );
+    assert!(plan_enable.messages.is_empty());
+    let plan_disable = plan(Verb::Disable, under_systemd(&scheduled));
+    assert_eq!(
+        effect(&plan_disable).op,
+        Op::OnBoot {
+            value: false,
+            stream: false
+        }
+    );
+    let disable_pid = plan(Verb::Disable, facts(Some(&stream), None, false));
+    assert_eq!(
+        effect(&disable_pid).op,
+        Op::SetFlag {
+            key: "onboot",
+            value: false
+        }
+    );
+    assert!(disable_pid.messages.is_empty());
+}
+
+#[test]
 fn botnet_membership_changes_one_flag_and_nothing_else() {
     let good = bot(json!({"module": "m"}));
     let plan = plan(Verb::AddToBotnet, facts(Some(&good), None, true));

@@ -103,7 +103,7 @@ impl Supervisor {
         let targets: Vec<Target> = planned
             .into_iter()
             .map(|(plan, effective)| Target {
-                handle: self.handle_for(&plan.bot_id),
+                bot: self.managed_bot(&plan.bot_id),
                 pipeline: config.pipeline.get(&plan.bot_id).cloned(),
                 plan,
                 effective,
@@ -138,6 +138,7 @@ impl Supervisor {
         } = done;
         for result in &results {
             self.record(&result.bot_id, &result.record);
+            self.note_manager(result);
         }
         // Our own writes of runtime.conf are read back now, not at the next
         // request; the request's answer already carries the file warnings.
@@ -206,6 +207,34 @@ impl Supervisor {
             },
         };
         (respond, response)
+    }
+
+    /// Keeps what the action showed of the bot's unit, and its reload.
+    fn note_manager(&mut self, result: &BotResult) {
+        let Some(tracked) = self.bots.get_mut(&result.bot_id) else {
+            return;
+        };
+        if let Some(unit) = &result.observed {
+            tracked.unit = Some(unit.clone());
+            self.dirty = true;
+        }
+        match (&result.outcome, result.reloaded) {
+            (Ok(_), Some(mode)) => {
+                let now = crate::bot::ticks::unix_seconds(std::time::SystemTime::now());
+                tracked.reloaded = Some((mode, now));
+            }
+            (
+                Ok(
+                    ActionKind::Started
+                    | ActionKind::Stopped
+                    | ActionKind::Killed
+                    | ActionKind::Restarted
+                    | ActionKind::AlreadyStopped,
+                ),
+                None,
+            ) => tracked.reloaded = None,
+            _ => {}
+        }
     }
 
     /// Changes the daemon's record of a bot after an action.

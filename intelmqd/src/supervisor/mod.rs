@@ -9,6 +9,7 @@
 mod act;
 mod observe;
 mod query;
+mod units;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,13 +21,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::asker::AskRequest;
+use crate::backend::{merged_snapshot, ManagedBot, PidBot, SystemdBot};
 use crate::bot::{BotHandle, BotSnapshot, ChangeSender, Shared};
 use crate::config::store::ConfigNotice;
 use crate::config::{BotConfig, ConfigStore, RUNTIME_FILE};
+use crate::config::{ProcessManager, ReloadMode};
 use crate::control::Limits;
 use crate::effective::{EffectiveBot, EffectiveState};
 use crate::events::EventBus;
 use crate::persist::Persister;
+use crate::systemd::{Systemctl, SystemdError, UnitState};
 use crate::writer::ConfigWriter;
 use crate::{adopt, launch, reconcile, Paths};
 
@@ -40,10 +44,17 @@ pub struct Incoming {
     /// Where questions go when the client answers them itself.
     pub questions: Option<mpsc::Sender<AskRequest>>,
     pub reply: oneshot::Sender<Response>,
+    /// The systemd units it is about were read for it already.
+    pub observed: bool,
 }
 
 enum Msg {
     Request(Box<Incoming>),
+    /// The units a request is about, read from systemd before it is handled.
+    Observed(
+        Box<Incoming>,
+        Result<HashMap<String, UnitState>, SystemdError>,
+    ),
     ActionsDone(Box<act::ActionsDone>),
     ConfigChanged,
 }
@@ -78,6 +89,7 @@ impl SupervisorHandle {
             answers,
             questions,
             reply,
+            observed: false,
         };
         if self
             .messages
@@ -114,6 +126,27 @@ struct Tracked {
     effective: Option<BotConfig>,
     /// Its queues in pipeline.conf at that time.
     pipeline: Option<Value>,
+    /// Its systemd unit as last read, once it ran under systemd.
+    unit: Option<UnitState>,
+    /// Its last reload while running, and when (Unix seconds).
+    reloaded: Option<(ReloadMode, u64)>,
+}
+
+impl Tracked {
+    fn new(handle: BotHandle) -> Tracked {
+        Tracked {
+            handle,
+            effective: None,
+            pipeline: None,
+            unit: None,
+            reloaded: None,
+        }
+    }
+
+    /// What the daemon knows of the bot: its task's view, or its unit's.
+    fn snapshot(&self) -> BotSnapshot {
+        merged_snapshot(self.handle.snapshot(), self.unit.as_ref())
+    }
 }
 
 pub struct Supervisor {
@@ -179,15 +212,23 @@ impl Supervisor {
             } else if adopted {
                 supervisor.supervise(&handle, recovered.effective.as_ref());
             }
+            // A bot that ran under systemd is read from systemd at the first
+            // request about it.
+            let unit = recovered.systemd.then(|| UnitState {
+                id: crate::systemd::unit_name(&recovered.bot_id),
+                ..UnitState::default()
+            });
             supervisor.bots.insert(
                 recovered.bot_id,
                 Tracked {
-                    handle,
                     effective: recovered.effective,
                     pipeline: recovered.pipeline,
+                    unit,
+                    ..Tracked::new(handle)
                 },
             );
         }
+        supervisor.schedule_onboot_bots();
         // Logs what the files say against what runs, once at start.
         supervisor.after_config_change(true);
         tracker.spawn(supervisor.run(inbox, change_inbox));
@@ -249,6 +290,11 @@ impl Supervisor {
                 None
             }
             Msg::ActionsDone(done) => Some(self.on_actions_done(*done)),
+            Msg::Observed(incoming, units) => {
+                self.on_observed(units);
+                self.on_request(*incoming);
+                None
+            }
             Msg::ConfigChanged => {
                 self.refresh_config();
                 None
@@ -257,12 +303,19 @@ impl Supervisor {
     }
 
     fn on_request(&mut self, incoming: Incoming) {
+        if !incoming.observed {
+            let units = self.units_to_observe(&incoming.command);
+            if !units.is_empty() {
+                return self.observe_then(units, incoming);
+            }
+        }
         let notices = self.refresh_config();
         let Incoming {
             command,
             answers,
             questions,
             reply,
+            observed: _,
         } = incoming;
         let respond = move |response: Response| {
             let _ = reply.send(with_notices(notices, response));
@@ -305,6 +358,8 @@ impl Supervisor {
         }
         let mut state = EffectiveState::default();
         for (bot_id, tracked) in &self.bots {
+            // The task's own view: a pid here is one the next daemon adopts,
+            // which a unit's main pid must never be.
             let snapshot = tracked.handle.snapshot();
             let Some(config) = tracked.effective.as_ref() else {
                 continue;
@@ -320,6 +375,7 @@ impl Supervisor {
                     start_time: snapshot.start_time,
                     since: snapshot.since,
                     last_exit: snapshot.last_exit,
+                    systemd: tracked.unit.is_some(),
                 },
             );
         }
@@ -379,7 +435,7 @@ impl Supervisor {
             .bots
             .iter()
             .filter(|(id, tracked)| {
-                !config.bots.contains_key(*id) && !tracked.handle.snapshot().is_running()
+                !config.bots.contains_key(*id) && !tracked.snapshot().is_running()
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -392,7 +448,7 @@ impl Supervisor {
             self.dirty = true;
         }
         for (bot_id, tracked) in &self.bots {
-            let running = tracked.handle.snapshot().is_running();
+            let running = tracked.snapshot().is_running();
             match reconcile::drift(config.bots.get(bot_id), tracked.effective.as_ref(), running) {
                 Some(reconcile::Drift::RemovedWhileRunning { .. }) => {
                     tracing::warn!(bot_id, "{}", reconcile::unstable_hint(bot_id))
@@ -474,27 +530,41 @@ impl Supervisor {
             return tracked.handle.clone();
         }
         let handle = self.new_handle(bot_id, None, BotSnapshot::stopped());
-        self.bots.insert(
-            bot_id.to_owned(),
-            Tracked {
-                handle: handle.clone(),
-                effective: None,
-                pipeline: None,
-            },
-        );
+        self.bots
+            .insert(bot_id.to_owned(), Tracked::new(handle.clone()));
         handle
+    }
+
+    /// The bot under the process manager that acts on it now: systemd when
+    /// it is configured or when the bot's unit runs (a bot stays with the
+    /// manager it runs under until it is stopped), else the PID manager.
+    fn managed_bot(&mut self, bot_id: &str) -> ManagedBot {
+        let handle = self.handle_for(bot_id);
+        let defaults = &self.config.current().defaults;
+        let unit = self.bots.get(bot_id).and_then(|t| t.unit.clone());
+        let unit_runs = unit.as_ref().is_some_and(UnitState::is_active);
+        if defaults.process_manager == ProcessManager::Systemd || unit_runs {
+            ManagedBot::Systemd(SystemdBot {
+                bot_id: bot_id.to_owned(),
+                handle,
+                systemctl: Systemctl::new(defaults.systemd_instance),
+                unit,
+            })
+        } else {
+            ManagedBot::Pid(PidBot { handle })
+        }
     }
 
     fn is_running(&self, bot_id: &str) -> bool {
         self.bots
             .get(bot_id)
-            .is_some_and(|t| t.handle.snapshot().is_running())
+            .is_some_and(|t| t.snapshot().is_running())
     }
 
     fn snapshot(&self, bot_id: &str) -> BotSnapshot {
         self.bots
             .get(bot_id)
-            .map_or_else(BotSnapshot::stopped, |t| t.handle.snapshot())
+            .map_or_else(BotSnapshot::stopped, Tracked::snapshot)
     }
 }
 

@@ -9,9 +9,7 @@ use intelmqd_proto::{
 };
 
 use super::Supervisor;
-use crate::config::{
-    FileError, ProcessManager, RunMode, DEFAULTS_FILE, PIPELINE_FILE, RUNTIME_FILE,
-};
+use crate::config::{FileError, RunMode, DEFAULTS_FILE, PIPELINE_FILE, RUNTIME_FILE};
 use crate::{launch, logtail, reconcile, status};
 
 /// How many log lines `status <bot_id>` returns unless asked otherwise.
@@ -62,7 +60,7 @@ impl Supervisor {
             .map(|bot| bot.bot_id.clone())
             .collect();
         for (bot_id, tracked) in &self.bots {
-            if config.bots.contains_key(bot_id) || !tracked.handle.snapshot().is_running() {
+            if config.bots.contains_key(bot_id) || !tracked.snapshot().is_running() {
                 continue;
             }
             if tracked.effective.as_ref().is_some_and(picks) {
@@ -146,13 +144,25 @@ impl Supervisor {
             .and_then(|c| c.module.as_ref())
             .and_then(|m| self.modules_found.get(m).copied())
             .unwrap_or(true);
-        status::bot_status(
+        let snapshot = self.snapshot(bot_id);
+        let mut status = status::bot_status(
             bot_id,
             configured,
             tracked.and_then(|t| t.effective.as_ref()),
-            &self.snapshot(bot_id),
+            &snapshot,
             module_found,
-        )
+        );
+        if snapshot.is_running() {
+            status.reload =
+                tracked
+                    .and_then(|t| t.reloaded)
+                    .map(|(mode, at)| intelmqd_proto::ReloadInfo {
+                        mode: mode.as_str().to_owned(),
+                        at,
+                        applied: mode == crate::config::ReloadMode::Restart,
+                    });
+        }
+        status
     }
 
     pub(super) fn debug(&self, bot_id: &str) -> Response {
@@ -223,19 +233,10 @@ impl Supervisor {
             }
         }
         let config = self.config.current();
-        let mut files: Vec<FileCheck> = [RUNTIME_FILE, DEFAULTS_FILE, PIPELINE_FILE]
+        let files: Vec<FileCheck> = [RUNTIME_FILE, DEFAULTS_FILE, PIPELINE_FILE]
             .into_iter()
             .map(|file| file_check(file, self.config.file_error(file)))
             .collect();
-        if config.defaults.process_manager == ProcessManager::Systemd {
-            if let Some(defaults) = files
-                .iter_mut()
-                .find(|f| f.file == DEFAULTS_FILE && f.valid)
-            {
-                defaults.valid = false;
-                defaults.error = Some(crate::plan::SYSTEMD_NOT_YET.to_owned());
-            }
-        }
         let path = std::env::var_os("PATH");
         let mut bots: Vec<BotProblems> = config
             .bots
@@ -266,7 +267,7 @@ impl Supervisor {
         }
         for (tracked_id, tracked) in &self.bots {
             if !config.bots.contains_key(tracked_id)
-                && tracked.handle.snapshot().is_running()
+                && tracked.snapshot().is_running()
                 && bot_id.is_none_or(|id| id == tracked_id)
             {
                 bots.push(BotProblems {
@@ -276,20 +277,13 @@ impl Supervisor {
             }
         }
         let valid = files.iter().all(|f| f.valid) && bots.iter().all(|b| b.problems.is_empty());
-        let mut messages = Vec::new();
+        let mut messages = self.manager_mismatches();
         for file in files.iter().filter(|f| !f.valid) {
             let error = file.error.as_deref().unwrap_or("");
-            // The spec's generic words are for a file that could not be read
-            // as a configuration; an unsupported setting says only itself.
-            let what = if error == crate::plan::SYSTEMD_NOT_YET {
-                ""
-            } else {
-                "json is bad: "
-            };
             messages.push(Message::new(
                 Level::Error,
                 None,
-                format!("{}: {what}{error}", file.file),
+                format!("{}: json is bad: {error}", file.file),
             ));
         }
         for bot in bots.iter().filter(|b| !b.problems.is_empty()) {

@@ -1,0 +1,354 @@
+//! The daemon's way to systemd, for the systemd process manager: `systemctl`
+//! run for one verb on one bot's unit (`intelmq-bot@<bot_id>.service`, the
+//! template of `contrib/systemd`), and the state of many units read at once
+//! from `systemctl show`'s properties (ActiveState, SubState, MainPID,
+//! NRestarts, ...), never from its human text.
+//!
+//! `systemctl` waits for the job it queued (start, stop, reload, restart), so
+//! each call returns when systemd has done it, as a control of a PID-mode bot
+//! does.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+
+use intelmqd_proto::{ExitInfo, RunState};
+
+use crate::bot::BotSnapshot;
+use crate::config::SystemdInstance;
+use crate::process::Termination;
+
+/// The properties `show` asks for; the parser reads these names.
+const PROPERTIES: &str = "Id,LoadState,ActiveState,SubState,Result,MainPID,NRestarts,ExecMainCode,ExecMainStatus,ExecMainExitTimestamp,StateChangeTimestamp,UnitFileState";
+
+/// Why a call to systemd failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SystemdError {
+    #[error("cannot run systemctl: {0}")]
+    Spawn(String),
+    #[error("`{command}` failed (exit status {status}): {stderr}")]
+    Failed {
+        command: String,
+        status: i32,
+        stderr: String,
+    },
+}
+
+/// The unit that runs a bot under systemd.
+pub fn unit_name(bot_id: &str) -> String {
+    format!("intelmq-bot@{bot_id}.service")
+}
+
+/// One systemd manager: the machine's or the daemon's user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Systemctl {
+    pub instance: SystemdInstance,
+}
+
+impl Systemctl {
+    pub fn new(instance: SystemdInstance) -> Systemctl {
+        Systemctl { instance }
+    }
+
+    /// How an operator would type the call, for messages.
+    pub fn describe(&self, verb: &str, bot_id: &str) -> String {
+        match self.instance {
+            SystemdInstance::System => format!("systemctl {verb} {}", unit_name(bot_id)),
+            SystemdInstance::User => format!("systemctl --user {verb} {}", unit_name(bot_id)),
+        }
+    }
+
+    /// Runs `verb` on the bot's unit and waits for systemd's job to finish.
+    pub async fn unit_verb(&self, verb: &'static str, bot_id: &str) -> Result<(), SystemdError> {
+        let unit = unit_name(bot_id);
+        let described = self.describe(verb, bot_id);
+        self.run(vec![verb.to_owned(), unit], described)
+            .await
+            .map(|_| ())
+    }
+
+    /// The state of each bot's unit, by bot id.
+    pub async fn show(
+        &self,
+        bot_ids: &[String],
+    ) -> Result<HashMap<String, UnitState>, SystemdError> {
+        if bot_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut args = vec![
+            "show".to_owned(),
+            "--timestamp=unix".to_owned(),
+            "-p".to_owned(),
+            PROPERTIES.to_owned(),
+        ];
+        args.extend(bot_ids.iter().map(|id| unit_name(id)));
+        let text = self.run(args, "systemctl show".to_owned()).await?;
+        Ok(parse_show(&text)
+            .into_iter()
+            .filter_map(|unit| Some((unit.bot_id()?.to_owned(), unit)))
+            .collect())
+    }
+
+    async fn run(&self, args: Vec<String>, described: String) -> Result<String, SystemdError> {
+        let instance = self.instance;
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut command = Command::new("systemctl");
+            if instance == SystemdInstance::User {
+                command.arg("--user");
+            }
+            command
+                .args(["--no-ask-password", "--no-pager", "--quiet"])
+                .args(&args)
+                .stdin(Stdio::null())
+                // The daemon's own NOTIFY_SOCKET is not systemctl's business.
+                .env_remove("NOTIFY_SOCKET")
+                .output()
+        })
+        .await;
+        let output = match joined {
+            Ok(Ok(output)) => output,
+            Ok(Err(error)) => return Err(SystemdError::Spawn(error.to_string())),
+            Err(error) => return Err(SystemdError::Spawn(error.to_string())),
+        };
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        Err(SystemdError::Failed {
+            command: described,
+            status: output.status.code().unwrap_or(-1),
+            stderr: if stderr.is_empty() {
+                "no message".to_owned()
+            } else {
+                stderr
+            },
+        })
+    }
+}
+
+/// A unit as `systemctl show` described it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnitState {
+    pub id: String,
+    pub load_state: String,
+    pub active_state: String,
+    pub sub_state: String,
+    pub result: String,
+    pub main_pid: Option<u32>,
+    pub restarts: u64,
+    /// `ExecMainCode`: 1 exited, 2 killed, 3 dumped core (the kernel's
+    /// CLD_* codes); 0 when the main process never ended.
+    pub exec_main_code: i32,
+    pub exec_main_status: i32,
+    pub exited_at: Option<u64>,
+    pub since: Option<u64>,
+    pub unit_file_state: String,
+}
+
+impl UnitState {
+    /// The bot id of an `intelmq-bot@<id>.service` unit.
+    pub fn bot_id(&self) -> Option<&str> {
+        self.id
+            .strip_prefix("intelmq-bot@")
+            .and_then(|rest| rest.strip_suffix(".service"))
+    }
+
+    /// A process of the unit runs, or systemd is about to start one again:
+    /// starting the bot elsewhere would run it twice.
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self.active_state.as_str(),
+            "active" | "reloading" | "activating" | "deactivating" | "refreshing"
+        )
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        matches!(
+            self.unit_file_state.as_str(),
+            "enabled" | "enabled-runtime" | "alias" | "linked" | "linked-runtime"
+        )
+    }
+
+    /// How the unit's main process last ended, if it did.
+    pub fn last_exit(&self) -> Option<ExitInfo> {
+        let at = self.exited_at?;
+        // The same words as for a process the daemon ran itself.
+        let termination = match self.exec_main_code {
+            1 => Termination::Exited(self.exec_main_status),
+            2 | 3 => Termination::Signaled(self.exec_main_status),
+            _ => return None,
+        };
+        let (code, signal) = match termination {
+            Termination::Exited(code) => (Some(code), None),
+            Termination::Signaled(signal) => (None, Some(signal)),
+            Termination::Unknown => (None, None),
+        };
+        let description = termination.describe();
+        Some(ExitInfo {
+            code,
+            signal,
+            at,
+            description,
+        })
+    }
+
+    /// What the daemon shows of a bot run by this unit.
+    pub fn snapshot(&self) -> BotSnapshot {
+        let state = match self.active_state.as_str() {
+            "active" | "reloading" | "refreshing" => RunState::Running,
+            "activating" => RunState::Starting,
+            "deactivating" => RunState::Stopping,
+            "failed" => RunState::Failed,
+            _ => RunState::Stopped,
+        };
+        let pid = match state {
+            RunState::Running | RunState::Stopping | RunState::Starting => self.main_pid,
+            _ => None,
+        };
+        BotSnapshot {
+            state,
+            pid,
+            since: self.since,
+            last_exit: self.last_exit(),
+            restarts: self.restarts,
+            ..BotSnapshot::stopped()
+        }
+    }
+}
+
+/// Parses `systemctl show` output: `Key=value` lines, one block a unit,
+/// blocks separated by an empty line.
+pub fn parse_show(text: &str) -> Vec<UnitState> {
+    let mut units = Vec::new();
+    let mut current: Option<UnitState> = None;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            units.extend(current.take());
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let unit = current.get_or_insert_with(UnitState::default);
+        match key {
+            "Id" => unit.id = value.to_owned(),
+            "LoadState" => unit.load_state = value.to_owned(),
+            "ActiveState" => unit.active_state = value.to_owned(),
+            "SubState" => unit.sub_state = value.to_owned(),
+            "Result" => unit.result = value.to_owned(),
+            "MainPID" => unit.main_pid = value.parse().ok().filter(|pid| *pid != 0),
+            "NRestarts" => unit.restarts = value.parse().unwrap_or(0),
+            "ExecMainCode" => unit.exec_main_code = value.parse().unwrap_or(0),
+            "ExecMainStatus" => unit.exec_main_status = value.parse().unwrap_or(0),
+            "ExecMainExitTimestamp" => unit.exited_at = unix_timestamp(value),
+            "StateChangeTimestamp" => unit.since = unix_timestamp(value),
+            "UnitFileState" => unit.unit_file_state = value.to_owned(),
+            _ => {}
+        }
+    }
+    units.extend(current);
+    units
+}
+
+/// `@1733330000` (with `--timestamp=unix`); empty when never.
+fn unix_timestamp(value: &str) -> Option<u64> {
+    value.trim().strip_prefix('@')?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHOW: &str = "Id=intelmq-bot@a.service
+LoadState=loaded
+ActiveState=active
+SubState=running
+Result=success
+MainPID=4242
+NRestarts=2
+ExecMainCode=0
+ExecMainStatus=0
+ExecMainExitTimestamp=
+StateChangeTimestamp=@1733330000
+UnitFileState=enabled
+
+Id=intelmq-bot@b.service
+LoadState=loaded
+ActiveState=failed
+SubState=failed
+Result=exit-code
+MainPID=0
+NRestarts=4
+ExecMainCode=1
+ExecMainStatus=3
+ExecMainExitTimestamp=@1733330100
+StateChangeTimestamp=@1733330101
+UnitFileState=disabled
+
+Id=intelmq-bot@c.service
+LoadState=loaded
+ActiveState=inactive
+SubState=dead
+Result=success
+MainPID=0
+NRestarts=0
+ExecMainCode=2
+ExecMainStatus=15
+ExecMainExitTimestamp=@1733330200
+StateChangeTimestamp=@1733330200
+UnitFileState=disabled
+";
+
+    #[test]
+    fn reads_running_failed_and_stopped_units() {
+        let units = parse_show(SHOW);
+        assert_eq!(units.len(), 3);
+        let running = units[0].snapshot();
+        assert_eq!(units[0].bot_id(), Some("a"));
+        assert!(units[0].is_active() && units[0].is_enabled());
+        assert_eq!(running.state, RunState::Running);
+        assert_eq!(running.pid, Some(4242));
+        assert_eq!(running.restarts, 2);
+        assert_eq!(running.since, Some(1_733_330_000));
+        assert_eq!(running.last_exit, None);
+
+        let failed = units[1].snapshot();
+        assert!(!units[1].is_active() && !units[1].is_enabled());
+        assert_eq!(failed.state, RunState::Failed);
+        assert_eq!(failed.pid, None);
+        let exit = failed.last_exit.expect("an exit");
+        assert_eq!((exit.code, exit.signal), (Some(3), None));
+        assert_eq!(exit.description, "exited with code 3");
+
+        let stopped = units[2].snapshot();
+        assert_eq!(stopped.state, RunState::Stopped);
+        let exit = stopped.last_exit.expect("an exit");
+        assert_eq!((exit.code, exit.signal), (None, Some(15)));
+        assert_eq!(exit.description, "killed by signal 15 (SIGTERM)");
+    }
+
+    #[test]
+    fn an_unknown_unit_is_stopped_and_other_units_have_no_bot() {
+        let units = parse_show(
+            "Id=intelmq-bot@x.service\nLoadState=not-found\nActiveState=inactive\nMainPID=0\n",
+        );
+        assert_eq!(units[0].snapshot().state, RunState::Stopped);
+        assert!(!units[0].is_active());
+        let units = parse_show("Id=cron.service\nActiveState=active\n");
+        assert_eq!(units[0].bot_id(), None);
+        assert!(parse_show("").is_empty());
+    }
+
+    #[test]
+    fn describes_calls_as_an_operator_would_type_them() {
+        let system = Systemctl::new(SystemdInstance::System);
+        assert_eq!(
+            system.describe("start", "a"),
+            "systemctl start intelmq-bot@a.service"
+        );
+        let user = Systemctl::new(SystemdInstance::User);
+        assert_eq!(
+            user.describe("stop", "a"),
+            "systemctl --user stop intelmq-bot@a.service"
+        );
+    }
+}
