@@ -325,7 +325,7 @@ impl Backend for SystemdBot {
 #[derive(Debug, Clone)]
 pub enum ManagedBot {
     Pid(PidBot),
-    Systemd(SystemdBot),
+    Systemd(Box<SystemdBot>),
 }
 
 impl ManagedBot {

@@ -544,12 +544,12 @@ impl Supervisor {
         let unit = self.bots.get(bot_id).and_then(|t| t.unit.clone());
         let unit_runs = unit.as_ref().is_some_and(UnitState::is_active);
         if defaults.process_manager == ProcessManager::Systemd || unit_runs {
-            ManagedBot::Systemd(SystemdBot {
+            ManagedBot::Systemd(Box::new(SystemdBot {
                 bot_id: bot_id.to_owned(),
                 handle,
                 systemctl: Systemctl::new(defaults.systemd_instance),
                 unit,
-            })
+            }))
         } else {
             ManagedBot::Pid(PidBot { handle })
         }
