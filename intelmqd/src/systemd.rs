@@ -204,12 +204,19 @@ impl UnitState {
             RunState::Running | RunState::Stopping | RunState::Starting => self.main_pid,
             _ => None,
         };
+        // systemd counts the restart that its start limit refused; the
+        // daemon counts restarts that started a process.
+        let restarts = if self.result == "start-limit-hit" {
+            self.restarts.saturating_sub(1)
+        } else {
+            self.restarts
+        };
         BotSnapshot {
             state,
             pid,
             since: self.since,
             last_exit: self.last_exit(),
-            restarts: self.restarts,
+            restarts,
             ..BotSnapshot::stopped()
         }
     }
@@ -275,7 +282,7 @@ Id=intelmq-bot@b.service
 LoadState=loaded
 ActiveState=failed
 SubState=failed
-Result=exit-code
+Result=start-limit-hit
 MainPID=0
 NRestarts=4
 ExecMainCode=1
@@ -314,6 +321,7 @@ UnitFileState=disabled
         let failed = units[1].snapshot();
         assert!(!units[1].is_active() && !units[1].is_enabled());
         assert_eq!(failed.state, RunState::Failed);
+        assert_eq!(failed.restarts, 3, "the refused restart is not counted");
         assert_eq!(failed.pid, None);
         let exit = failed.last_exit.expect("an exit");
         assert_eq!((exit.code, exit.signal), (Some(3), None));

@@ -156,6 +156,9 @@ pub struct Supervisor {
     /// of runtime.conf, so that `status` does no file-system walk.
     modules_found: HashMap<String, bool>,
     bots: BTreeMap<String, Tracked>,
+    /// Bots whose unit systemd did not know at the last reading (the
+    /// template unit is not installed).
+    units_not_found: std::collections::HashSet<String>,
     persister: Persister,
     writer: ConfigWriter,
     limits: watch::Sender<Limits>,
@@ -194,6 +197,7 @@ impl Supervisor {
             paths,
             modules_found: HashMap::new(),
             bots: BTreeMap::new(),
+            units_not_found: Default::default(),
             dirty: true,
             changes,
             messages: messages.clone(),

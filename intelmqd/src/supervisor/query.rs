@@ -238,6 +238,8 @@ impl Supervisor {
             .map(|file| file_check(file, self.config.file_error(file)))
             .collect();
         let path = std::env::var_os("PATH");
+        let under_systemd =
+            config.defaults.process_manager == crate::config::ProcessManager::Systemd;
         let mut bots: Vec<BotProblems> = config
             .bots
             .values()
@@ -248,6 +250,15 @@ impl Supervisor {
                     if launch::resolve_module(module, path.as_deref()).is_none() {
                         problems.push(format!("module {module:?} is not an executable on PATH"));
                     }
+                }
+                if under_systemd
+                    && bot.run_mode == RunMode::Stream
+                    && self.units_not_found.contains(&bot.bot_id)
+                {
+                    problems.push(format!(
+                        "systemd does not know its unit {}: install the template unit intelmq-bot@.service (see docs/systemd.md)",
+                        crate::systemd::unit_name(&bot.bot_id)
+                    ));
                 }
                 BotProblems {
                     bot_id: bot.bot_id.clone(),

@@ -77,6 +77,11 @@ impl Supervisor {
             }
         };
         for (bot_id, unit) in units {
+            if unit.load_state == "not-found" {
+                self.units_not_found.insert(bot_id.clone());
+            } else {
+                self.units_not_found.remove(&bot_id);
+            }
             let known = self.bots.contains_key(&bot_id);
             let shows = unit.is_active() || unit.active_state == "failed";
             if !known && !shows {
