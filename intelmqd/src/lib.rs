@@ -52,13 +52,17 @@ pub struct Paths {
 }
 
 /// Runs the daemon on a bound listener until `shutdown` is cancelled. Bots
-/// keep running after it returns; the next daemon adopts them.
+/// keep running after it returns; the next daemon adopts them. `on_ready` is
+/// called once, when the configuration is loaded, the bots that still run are
+/// adopted and requests on the socket are about to be served (the binary tells
+/// systemd then).
 pub async fn run(
     paths: Paths,
     listener: UnixListener,
     access: access::Access,
     metrics: Option<tokio::net::TcpListener>,
     shutdown: CancellationToken,
+    on_ready: impl FnOnce(),
 ) {
     let tracker = TaskTracker::new();
     let config_dir = paths.config_dir.clone();
@@ -82,6 +86,7 @@ pub async fn run(
         ));
     }
     tracing::info!("ready");
+    on_ready();
     control::serve(
         listener,
         supervisor,

@@ -1,10 +1,12 @@
-//! `intelmqd`: parse flags, set up logging and signals, bind, run.
+//! `intelmqd`: parse flags, set up logging and signals, bind, run; tell
+//! systemd (`Type=notify`) when the daemon is ready and when it stops.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use intelmqd::cli::Args;
+use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
@@ -54,6 +56,10 @@ fn run(args: Args) -> anyhow::Result<()> {
                 _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down; bots keep running"),
                 _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down; bots keep running"),
             }
+            notify_systemd(&[
+                NotifyState::Stopping,
+                NotifyState::Status("stopping; the bots keep running"),
+            ]);
             stopper.cancel();
         });
         tracing::info!(
@@ -83,11 +89,24 @@ fn run(args: Args) -> anyhow::Result<()> {
                 Some(listener)
             }
         };
-        intelmqd::run(paths, listener, access, metrics, shutdown).await;
+        let ready_status = format!("ready; serving {}", args.socket.display());
+        intelmqd::run(paths, listener, access, metrics, shutdown, || {
+            notify_systemd(&[NotifyState::Ready, NotifyState::Status(&ready_status)]);
+        })
+        .await;
         let _ = std::fs::remove_file(&args.socket);
         tracing::info!("stopped");
         anyhow::Ok(())
     })
+}
+
+/// Tells the service manager of a `Type=notify` unit about the daemon; does
+/// nothing where `NOTIFY_SOCKET` is not set (not started by systemd). A
+/// failure is logged only: the daemon serves its socket all the same.
+fn notify_systemd(states: &[NotifyState]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::warn!("cannot notify systemd: {error}");
+    }
 }
 
 /// Creates the socket's directory, mode 0755 whatever the umask, so that the

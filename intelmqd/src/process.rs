@@ -107,7 +107,9 @@ impl BotProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
-            .envs(launch.env.iter().map(|(k, v)| (k, v)));
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            // The daemon's own channel to systemd (Type=notify) is not the bot's.
+            .env_remove("NOTIFY_SOCKET");
         let identity = launch.run_as.as_ref().map(|user| {
             command
                 .env("HOME", &user.home)

@@ -11,6 +11,9 @@
 //! fixture kills the daemon and every process it started, including bots that
 //! outlived it.
 //!
+//! Tests of the systemd units run a real, isolated `systemd --user` manager
+//! of their own ([`systemd::UserManager`]).
+//!
 //! The binaries come from the cargo target directory of the test executable:
 //! run `cargo build --workspace` before `cargo test -p intelmqd-tests`.
 
@@ -22,6 +25,7 @@ pub mod observe_helpers;
 pub mod procfs;
 pub mod pty;
 pub mod schedule_helpers;
+pub mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
