@@ -533,6 +533,8 @@ mod tests {
             problems: vec![],
             schedule: None,
             restarts: 0,
+            group: None,
+            description: None,
         }
     }
 

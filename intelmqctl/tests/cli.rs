@@ -80,6 +80,8 @@ fn a_bot() -> BotStatus {
         problems: vec![],
         schedule: None,
         restarts: 0,
+        group: None,
+        description: None,
     }
 }
 
