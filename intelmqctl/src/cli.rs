@@ -47,6 +47,19 @@ pub struct Cli {
     )]
     pub socket: PathBuf,
 
+    /// IntelMQ's command forms and output, for intelmq-api and IntelMQ
+    /// Manager: `--type json` prints one JSON document as IntelMQ's intelmqctl
+    /// does, `--type text` IntelMQ's lines (see "IntelMQ-compatible output" in
+    /// docs/operations.md).
+    #[arg(
+        long = "type",
+        short = 't',
+        global = true,
+        value_name = "TYPE",
+        value_parser = ["json", "text"]
+    )]
+    pub intelmq_type: Option<String>,
+
     #[command(subcommand)]
     pub command: Sub,
 }

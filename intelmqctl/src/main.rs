@@ -2,6 +2,7 @@
 //! request, prints the answer, exits with a documented code (see `exit.rs`).
 
 mod client;
+mod compat;
 mod debug;
 mod follow;
 mod prompt;
@@ -19,6 +20,14 @@ use cli::{Action, Cli, Config, LogArgs, Shell};
 use render::{Output, Style};
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    if compat::requested(&args) {
+        let output = compat::run(args);
+        emit(&output);
+        return ExitCode::from(output.code);
+    }
     let cli = Cli::parse();
     let json = cli.json;
     let output = match cli.into_config() {

@@ -534,6 +534,8 @@ mod tests {
             schedule: None,
             restarts: 0,
             reload: None,
+            group: None,
+            description: None,
         }
     }
 

@@ -81,6 +81,8 @@ fn a_bot() -> BotStatus {
         schedule: None,
         restarts: 0,
         reload: None,
+        group: None,
+        description: None,
     }
 }
 

@@ -52,7 +52,15 @@ pub fn bot_status(
         schedule: snapshot.schedule.clone(),
         restarts: snapshot.restarts,
         reload: None,
+        group: shown.and_then(|c| raw_text(&c.raw, "group")),
+        description: shown.and_then(|c| raw_text(&c.raw, "description")),
     }
+}
+
+/// A string value of the bot's entry as written (IntelMQ's `group`,
+/// `description`), which the daemon itself does not use.
+fn raw_text(raw: &serde_json::Value, key: &str) -> Option<String> {
+    raw.get(key)?.as_str().map(str::to_owned)
 }
 
 pub fn list_row(config: &BotConfig) -> ListRow {
@@ -102,5 +110,19 @@ mod tests {
         assert_eq!(row.status, RunStatus::Stopped);
         assert_eq!(row.configtest, ConfigTest::Invalid);
         assert!(row.problems[0].contains("\"nope\""));
+    }
+
+    #[test]
+    fn intelmqs_group_and_description_come_from_the_entry() {
+        let config = BotConfig::from_entry(
+            "a",
+            json!({"module": "m", "group": "Parser", "description": "parses"}),
+        );
+        let row = bot_status("a", Some(&config), None, &BotSnapshot::stopped(), true);
+        assert_eq!(row.group.as_deref(), Some("Parser"));
+        assert_eq!(row.description.as_deref(), Some("parses"));
+        let plain = BotConfig::from_entry("b", json!({"module": "m", "group": 3}));
+        let row = bot_status("b", Some(&plain), None, &BotSnapshot::stopped(), true);
+        assert_eq!((row.group, row.description), (None, None));
     }
 }

@@ -14,9 +14,9 @@ mod request;
 
 pub use bot_id::{validate_bot_id, BotIdError, MAX_BOT_ID_LEN};
 pub use reply::{
-    ActionKind, ActionRow, BotProblems, BotStatus, ConfigTest, ErrorBody, ErrorKind, Event,
-    EventKind, ExitInfo, FileCheck, Level, ListRow, Message, Outcome, Question, ReloadInfo, Reply,
-    ReplyBody, Response, RunState, RunStatus, ScheduleInfo,
+    ActionKind, ActionRow, BotProblems, BotStatus, ConfigTest, DaemonDirs, ErrorBody, ErrorKind,
+    Event, EventKind, ExitInfo, FileCheck, Level, ListRow, Message, Outcome, Question, ReloadInfo,
+    Reply, ReplyBody, Response, RunState, RunStatus, ScheduleInfo,
 };
 pub use request::{decode_request, Answers, Command, DecodeError, Request, Selection};
 

@@ -300,6 +300,10 @@ pub enum Outcome {
         daemon_version: String,
         protocol: u32,
         pid: u32,
+        /// The daemon's directories, for clients that show or use them
+        /// (IntelMQ's `debug --get-paths`); left out by older daemons.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dirs: Option<DaemonDirs>,
     },
     /// One row a bot acted on.
     Actions {
@@ -340,6 +344,15 @@ pub enum Outcome {
         executable: String,
         env: Vec<(String, String)>,
     },
+}
+
+/// Where the daemon reads its configuration, keeps its state and writes the
+/// bots' logs, as it was started with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonDirs {
+    pub config_dir: String,
+    pub state_dir: String,
+    pub log_dir: String,
 }
 
 /// Reads an [`Outcome`], the large kinds field by field (see
@@ -549,6 +562,13 @@ pub struct BotStatus {
     /// For a scheduled bot: its next and its last run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleInfo>,
+    /// IntelMQ's `group` of the entry (`Collector`, `Parser`, `Expert`,
+    /// `Output`), where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// IntelMQ's `description` of the entry, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// The last reload of a running stream bot, and whether it is known to
     /// have applied the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -634,6 +654,8 @@ mod tests {
             problems: vec![],
             schedule: None,
             restarts: 0,
+            group: None,
+            description: None,
             reload: None,
         };
         let reply = Reply::response(
@@ -655,5 +677,56 @@ mod tests {
         let text = String::from_utf8(line).expect("utf8");
         assert!(text.contains(r#""status":"unstable""#), "{text}");
         assert!(text.contains(r#""kind":"status""#), "{text}");
+    }
+
+    #[test]
+    fn group_and_description_are_optional_and_left_out_when_absent() {
+        let line = r#"{"bot_id":"b","run_mode":"stream","schedule_time":null,"botnet":true,"status":"running","onboot":false,"configtest":"valid","pid":1,"state":"running","since":null,"last_exit":null}"#;
+        let old: BotStatus = serde_json::from_str(line).expect("a status without group reads");
+        assert_eq!(
+            (old.group.as_deref(), old.description.as_deref()),
+            (None, None)
+        );
+        assert!(!serde_json::to_string(&old).expect("json").contains("group"));
+        let mut grouped = old;
+        grouped.group = Some("Parser".into());
+        grouped.description = Some("parses".into());
+        let text = serde_json::to_string(&grouped).expect("json");
+        assert!(text.contains(r#""group":"Parser""#), "{text}");
+        let back: BotStatus = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, grouped);
+    }
+
+    #[test]
+    fn hello_carries_the_daemons_dirs_and_reads_without_them() {
+        let old: Outcome = serde_json::from_str(
+            r#"{"kind":"hello","daemon_version":"0.1.0","protocol":1,"pid":7}"#,
+        )
+        .expect("an older hello reads");
+        assert_eq!(
+            old,
+            Outcome::Hello {
+                daemon_version: "0.1.0".into(),
+                protocol: 1,
+                pid: 7,
+                dirs: None
+            }
+        );
+        let new = Outcome::Hello {
+            daemon_version: "0.1.0".into(),
+            protocol: 1,
+            pid: 7,
+            dirs: Some(DaemonDirs {
+                config_dir: "/etc/intelmq".into(),
+                state_dir: "/run/intelmq".into(),
+                log_dir: "/var/log/intelmq".into(),
+            }),
+        };
+        let value = serde_json::to_value(&new).expect("json");
+        assert_eq!(value["dirs"]["config_dir"], "/etc/intelmq");
+        assert_eq!(
+            serde_json::from_value::<Outcome>(value).expect("reads back"),
+            new
+        );
     }
 }

@@ -325,7 +325,7 @@ impl Supervisor {
             let _ = reply.send(with_notices(notices, response));
         };
         match command {
-            Command::Hello => respond(query::hello()),
+            Command::Hello => respond(query::hello(&self.paths)),
             Command::List => respond(self.list()),
             Command::Status {
                 bot_id,

@@ -17,13 +17,18 @@ const DEFAULT_LOG_LINES: usize = 10;
 /// The most log lines one status answer carries.
 const MAX_LOG_LINES: usize = 10_000;
 
-pub fn hello() -> Response {
+pub fn hello(paths: &crate::Paths) -> Response {
     Response::success(
         Vec::new(),
         Outcome::Hello {
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol: intelmqd_proto::PROTOCOL_VERSION,
             pid: std::process::id(),
+            dirs: Some(intelmqd_proto::DaemonDirs {
+                config_dir: paths.config_dir.display().to_string(),
+                state_dir: paths.state_dir.display().to_string(),
+                log_dir: paths.log_dir.display().to_string(),
+            }),
         },
     )
 }
