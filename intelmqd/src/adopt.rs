@@ -10,6 +10,7 @@ use intelmqd_proto::RunState;
 use crate::bot::BotSnapshot;
 use crate::config::{BotConfig, Config};
 use crate::effective::{self, EffectiveBot};
+use crate::launch::{BOT_ID_VAR, OLD_BOT_ID_VAR};
 use crate::process::BotProcess;
 use crate::{pidfile, Paths};
 
@@ -60,8 +61,9 @@ pub fn recover(paths: &Paths, config: &Config) -> Vec<Recovered> {
 
 /// Bot processes of this configuration that no pid file names: started by a
 /// daemon that died between spawning them and writing their pid file. Found by
-/// the environment every bot gets (`INTELMQ_CONFIG_DIR` and `INTELMQ_BOT_ID`),
-/// among session leaders only, as every bot leads its own session.
+/// the environment every bot gets (`INTELMQ_CONFIG_DIR` and
+/// [`BOT_ID_VAR`], or [`OLD_BOT_ID_VAR`] from an older daemon), among session
+/// leaders only, as every bot leads its own session.
 fn untracked_bots(config_dir: &std::path::Path) -> HashMap<String, u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return HashMap::new();
@@ -88,7 +90,11 @@ fn untracked_bots(config_dir: &std::path::Path) -> HashMap<String, u32> {
         for variable in variables.by_ref() {
             if variable == wanted.as_slice() {
                 ours = true;
-            } else if let Some(id) = variable.strip_prefix(b"INTELMQ_BOT_ID=") {
+            } else if let Some(id) = [BOT_ID_VAR, OLD_BOT_ID_VAR].iter().find_map(|name| {
+                variable
+                    .strip_prefix(name.as_bytes())
+                    .and_then(|rest| rest.strip_prefix(b"="))
+            }) {
                 bot_id = std::str::from_utf8(id).ok().map(str::to_owned);
             }
         }

@@ -20,7 +20,7 @@ fn setup(runtime: &str) -> tempfile::TempDir {
     let probe = bin.join("probe");
     std::fs::write(
         &probe,
-        "#!/bin/sh\necho \"pid=$$ args=$* config=$INTELMQ_CONFIG_DIR bot=$INTELMQ_BOT_ID\"\n",
+        "#!/bin/sh\necho \"pid=$$ args=$* config=$INTELMQ_CONFIG_DIR bot=$INTELMQD_BOT_ID\"\n",
     )
     .expect("probe");
     std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).expect("chmod");

@@ -22,6 +22,8 @@ use crate::{bin, bin_dir, procfs, run_with_deadline, CtlOutput, TIMEOUT};
 pub struct DaemonBuilder {
     runtime: String,
     defaults: String,
+    env: Vec<(OsString, OsString)>,
+    path_prefix: Vec<PathBuf>,
 }
 
 impl Default for DaemonBuilder {
@@ -29,6 +31,8 @@ impl Default for DaemonBuilder {
         DaemonBuilder {
             runtime: "{}\n".into(),
             defaults: to_text(&as_test_user(json!({"process_manager": "pid"}))),
+            env: Vec::new(),
+            path_prefix: Vec::new(),
         }
     }
 }
@@ -54,6 +58,19 @@ impl DaemonBuilder {
         self
     }
 
+    /// One more variable in the daemon's environment (its bots inherit it).
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// A directory searched before the daemon's usual `PATH` (the workspace's
+    /// binaries, then the test's own `PATH`), e.g. a venv's `bin`.
+    pub fn path_prefix(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.path_prefix.push(dir.into());
+        self
+    }
+
     /// Creates the directories, writes the configuration, starts intelmqd and
     /// waits until it answers `hello`.
     pub fn start(self) -> Daemon {
@@ -74,6 +91,8 @@ impl DaemonBuilder {
             child: None,
             next_id: AtomicU64::new(1),
             seen_pids: Mutex::new(BTreeMap::new()),
+            env: self.env,
+            path_prefix: self.path_prefix,
         };
         for dir in [&daemon.config_dir, &daemon.state_dir, &daemon.log_dir] {
             std::fs::create_dir(dir).expect("create a directory in the temporary directory");
@@ -108,6 +127,10 @@ pub struct Daemon {
     /// Bot pids seen in status answers, with their start times, so that Drop
     /// kills them (and never a process that took over a pid).
     seen_pids: Mutex<BTreeMap<u32, u64>>,
+    /// Extra environment of the daemon ([`DaemonBuilder::env`]).
+    env: Vec<(OsString, OsString)>,
+    /// Directories put first on the daemon's `PATH`.
+    path_prefix: Vec<PathBuf>,
 }
 
 impl Daemon {
@@ -135,7 +158,12 @@ impl Daemon {
             .expect("open the daemon's stderr file");
         writeln!(stderr, "--- intelmqd started by the test harness ---")
             .expect("write the daemon's stderr file");
-        let mut path = OsString::from(bin_dir());
+        let mut path = OsString::new();
+        for dir in &self.path_prefix {
+            path.push(dir);
+            path.push(":");
+        }
+        path.push(bin_dir());
         if let Some(original) = std::env::var_os("PATH") {
             path.push(":");
             path.push(original);
@@ -152,6 +180,7 @@ impl Daemon {
             .arg(&self.socket);
         clear_intelmq_env(&mut command);
         let child = command
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .env("PATH", path)
             .env("INTELMQ_CONFIG_DIR", &self.config_dir)
             .stdin(Stdio::null())

@@ -259,7 +259,7 @@ pub fn vm_rss_kib(pid: u32) -> u64 {
 }
 
 /// The live processes whose environment names `config_dir` as
-/// `INTELMQ_CONFIG_DIR`, grouped by their `INTELMQ_BOT_ID` (the daemon and
+/// `INTELMQ_CONFIG_DIR`, grouped by their `INTELMQD_BOT_ID` (the daemon and
 /// anything without a bot id are left out). A bot's forked children carry its
 /// environment too: pass `leaders_only` to count only process-group leaders,
 /// which is what a bot's own process is.
@@ -272,7 +272,7 @@ pub fn processes_by_bot(config_dir: &Path, leaders_only: bool) -> BTreeMap<Strin
         let environ = procfs::environ(pid);
         if let Some(id) = environ
             .iter()
-            .find_map(|v| v.strip_prefix("INTELMQ_BOT_ID="))
+            .find_map(|v| v.strip_prefix("INTELMQD_BOT_ID="))
         {
             by_bot.entry(id.to_string()).or_default().push(pid);
         }

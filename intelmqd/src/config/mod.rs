@@ -89,6 +89,9 @@ pub struct Defaults {
     pub restart: crate::bot::restart::RestartPolicy,
     /// The user bots run as when the daemon runs as root.
     pub bot_user: Option<String>,
+    /// The global settings exactly as read, for the keys that belong to the
+    /// bots (IntelMQ's `logging_path`, `logging_handler`, ...).
+    pub raw: Map<String, Value>,
 }
 
 impl Default for Defaults {
@@ -102,6 +105,7 @@ impl Default for Defaults {
             client_timeout: Duration::from_secs(10),
             restart: crate::bot::restart::RestartPolicy::default(),
             bot_user: None,
+            raw: Map::new(),
         }
     }
 }
@@ -288,6 +292,7 @@ pub fn parse_defaults(text: &str) -> Result<Defaults, FileError> {
             }
         }
     }
+    defaults.raw = map;
     Ok(defaults)
 }
 

@@ -58,7 +58,7 @@ impl Supervisor {
                 ))
             }
         };
-        let path = self.paths.log_dir.join(format!("{bot_id}.log"));
+        let path = self.log_file(&bot_id);
         let count = lines.unwrap_or(DEFAULT_LOG_LINES).min(MAX_LOG_LINES);
         tokio::spawn(async move {
             let shown = path.clone();

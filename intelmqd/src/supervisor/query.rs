@@ -110,7 +110,7 @@ impl Supervisor {
                 },
             ));
         };
-        let path = self.paths.log_dir.join(format!("{bot_id}.log"));
+        let path = self.log_file(&bot_id);
         let lines = log_lines.unwrap_or(DEFAULT_LOG_LINES).min(MAX_LOG_LINES);
         tokio::spawn(async move {
             let log = tokio::task::spawn_blocking(move || logtail::last_lines(&path, lines))
@@ -118,6 +118,20 @@ impl Supervisor {
                 .unwrap_or_default();
             respond(Response::success(messages, Outcome::Status { bots, log }));
         });
+    }
+
+    /// The file a bot's log is read from: IntelMQ's own log file for an
+    /// IntelMQ bot, else the file its output goes to (see
+    /// [`launch::BotLogFiles`]). A bot that is no longer configured is judged
+    /// by the entry it was last started with.
+    pub(super) fn log_file(&self, bot_id: &str) -> std::path::PathBuf {
+        let config = self.config.current();
+        let entry = config.bots.get(bot_id).or_else(|| {
+            self.bots
+                .get(bot_id)
+                .and_then(|tracked| tracked.effective.as_ref())
+        });
+        launch::BotLogFiles::of(&self.paths, bot_id, entry, &config.defaults.raw).log
     }
 
     /// A bot id that is valid and names a configured or running bot.
