@@ -108,7 +108,8 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
                     Level::Error,
                     Some(&bot_id),
                     format!(
-                        "{bot_id} was removed from runtime.conf while running and could not be written back: {error}. Its configuration is kept in the internal runtime configuration."
+                        "{bot_id} was removed from {} while running and could not be written back: {error}. Its configuration is kept in the internal runtime configuration.",
+                        context.writer.runtime_file()
                     ),
                 )));
             }
@@ -169,9 +170,15 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             Ok(changed) => {
                 result.record = Record::Flag(key, value);
                 let text = if changed {
-                    format!("{key} of {bot_id} is now {value} in runtime.conf.")
+                    format!(
+                        "{key} of {bot_id} is now {value} in {}.",
+                        context.writer.runtime_file()
+                    )
                 } else {
-                    format!("{key} of {bot_id} is already {value} in runtime.conf.")
+                    format!(
+                        "{key} of {bot_id} is already {value} in {}.",
+                        context.writer.runtime_file()
+                    )
                 };
                 let kind = if changed {
                     ActionKind::Updated
@@ -182,7 +189,10 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
             }
             Err(error) => refused(ErrorBody {
                 kind: ErrorKind::ActionFailed,
-                message: format!("cannot change {key} of {bot_id} in runtime.conf: {error}"),
+                message: format!(
+                    "cannot change {key} of {bot_id} in {}: {error}",
+                    context.writer.runtime_file()
+                ),
             }),
         },
     };

@@ -22,6 +22,8 @@ use crate::{bin, bin_dir, procfs, run_with_deadline, CtlOutput, TIMEOUT};
 pub struct DaemonBuilder {
     runtime: String,
     defaults: String,
+    /// IntelMQ 3.x's runtime.yaml, written instead of the JSON files.
+    runtime_yaml: Option<String>,
 }
 
 impl Default for DaemonBuilder {
@@ -29,6 +31,7 @@ impl Default for DaemonBuilder {
         DaemonBuilder {
             runtime: "{}\n".into(),
             defaults: to_text(&as_test_user(json!({"process_manager": "pid"}))),
+            runtime_yaml: None,
         }
     }
 }
@@ -51,6 +54,15 @@ impl DaemonBuilder {
     /// the daemon runs bots as root only when told so.
     pub fn defaults(mut self, defaults: Value) -> Self {
         self.defaults = to_text(&as_test_user(defaults));
+        self
+    }
+
+    /// runtime.yaml as raw text: the config dir then holds only this file (no
+    /// runtime.conf, defaults.conf or pipeline.conf), as with IntelMQ 3.x.
+    /// Its `global:` section is the test's to write, `bot_user` included (see
+    /// [`as_test_user`]).
+    pub fn runtime_yaml(mut self, text: &str) -> Self {
+        self.runtime_yaml = Some(text.to_string());
         self
     }
 
@@ -78,9 +90,13 @@ impl DaemonBuilder {
         for dir in [&daemon.config_dir, &daemon.state_dir, &daemon.log_dir] {
             std::fs::create_dir(dir).expect("create a directory in the temporary directory");
         }
-        daemon.write_runtime_conf_text(&self.runtime);
-        daemon.write_config_file("defaults.conf", &self.defaults);
-        daemon.write_config_file("pipeline.conf", "{}\n");
+        if let Some(yaml) = &self.runtime_yaml {
+            daemon.write_config_file("runtime.yaml", yaml);
+        } else {
+            daemon.write_runtime_conf_text(&self.runtime);
+            daemon.write_config_file("defaults.conf", &self.defaults);
+            daemon.write_config_file("pipeline.conf", "{}\n");
+        }
         let mut daemon = daemon;
         daemon.spawn();
         daemon
@@ -408,6 +424,16 @@ impl Daemon {
             .expect("open runtime.conf for writing");
         file.write_all(text.as_bytes())
             .expect("write runtime.conf in place");
+    }
+
+    /// `<config_dir>/runtime.yaml`.
+    pub fn runtime_yaml_path(&self) -> PathBuf {
+        self.config_dir.join("runtime.yaml")
+    }
+
+    /// runtime.yaml exactly as it is on disk.
+    pub fn read_runtime_yaml_text(&self) -> String {
+        std::fs::read_to_string(self.runtime_yaml_path()).expect("read runtime.yaml")
     }
 
     /// Replaces any file of the config dir with raw text (atomically).

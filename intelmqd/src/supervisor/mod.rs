@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 use crate::asker::AskRequest;
 use crate::bot::{BotHandle, BotSnapshot, ChangeSender, Shared};
 use crate::config::store::ConfigNotice;
-use crate::config::{BotConfig, ConfigStore, RUNTIME_FILE};
+use crate::config::{BotConfig, ConfigStore};
 use crate::control::Limits;
 use crate::effective::{EffectiveBot, EffectiveState};
 use crate::events::EventBus;
@@ -341,9 +341,7 @@ impl Supervisor {
         if !notices.is_empty() {
             self.publish_limits();
         }
-        let runtime_read = notices.iter().any(|notice| {
-            matches!(notice, ConfigNotice::Loaded { file } | ConfigNotice::Missing { file } if *file == RUNTIME_FILE)
-        });
+        let runtime_read = notices.iter().any(ConfigNotice::bots_read);
         if runtime_read {
             self.after_config_change(false);
         }
@@ -386,7 +384,8 @@ impl Supervisor {
         for bot_id in gone {
             tracing::info!(
                 bot_id,
-                "{bot_id} was removed from runtime.conf while stopped; the daemon forgets it"
+                "{bot_id} was removed from {} while stopped; the daemon forgets it",
+                self.config.runtime_file()
             );
             self.bots.remove(&bot_id);
             self.dirty = true;
@@ -502,7 +501,10 @@ fn log_notices(notices: &[ConfigNotice]) {
     for notice in notices {
         match notice {
             ConfigNotice::Rejected { .. } => tracing::error!("{notice}"),
-            ConfigNotice::Missing { .. } => tracing::warn!("{notice}"),
+            ConfigNotice::Missing { .. } | ConfigNotice::Ignored { .. } => {
+                tracing::warn!("{notice}")
+            }
+            ConfigNotice::Source { .. } => tracing::info!("{notice}"),
             ConfigNotice::Loaded { .. } => tracing::info!("{notice}"),
         }
     }

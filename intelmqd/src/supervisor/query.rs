@@ -9,9 +9,7 @@ use intelmqd_proto::{
 };
 
 use super::Supervisor;
-use crate::config::{
-    FileError, ProcessManager, RunMode, DEFAULTS_FILE, PIPELINE_FILE, RUNTIME_FILE,
-};
+use crate::config::{FileError, ProcessManager, RunMode, DEFAULTS_FILE, RUNTIME_YAML_FILE};
 use crate::{launch, logtail, reconcile, status};
 
 /// How many log lines `status <bot_id>` returns unless asked otherwise.
@@ -133,7 +131,7 @@ impl Supervisor {
             message:
             format!(
                 "no bot \"{bot_id}\" in {}; add it there first (see 'intelmqctl list' for the configured bots)",
-                self.paths.config_dir.join(RUNTIME_FILE).display()
+                self.paths.config_dir.join(self.config.runtime_file()).display()
             ),
         })
     }
@@ -163,7 +161,10 @@ impl Supervisor {
         let Some(bot) = config.bots.get(bot_id) else {
             return Response::failure(
                 ErrorKind::UnknownBot,
-                format!("{bot_id} is not in runtime.conf; it cannot be debugged"),
+                format!(
+                    "{bot_id} is not in {}; it cannot be debugged",
+                    self.config.runtime_file()
+                ),
             );
         };
         let snapshot = self.snapshot(bot_id);
@@ -223,14 +224,17 @@ impl Supervisor {
             }
         }
         let config = self.config.current();
-        let mut files: Vec<FileCheck> = [RUNTIME_FILE, DEFAULTS_FILE, PIPELINE_FILE]
-            .into_iter()
+        let layout = self.config.layout();
+        let mut files: Vec<FileCheck> = layout
+            .files()
+            .iter()
+            .copied()
             .map(|file| file_check(file, self.config.file_error(file)))
             .collect();
         if config.defaults.process_manager == ProcessManager::Systemd {
             if let Some(defaults) = files
                 .iter_mut()
-                .find(|f| f.file == DEFAULTS_FILE && f.valid)
+                .find(|f| (f.file == DEFAULTS_FILE || f.file == RUNTIME_YAML_FILE) && f.valid)
             {
                 defaults.valid = false;
                 defaults.error = Some(crate::plan::SYSTEMD_NOT_YET.to_owned());
@@ -277,12 +281,17 @@ impl Supervisor {
         }
         let valid = files.iter().all(|f| f.valid) && bots.iter().all(|b| b.problems.is_empty());
         let mut messages = Vec::new();
+        if let Some(warning) = layout.ignored_warning() {
+            messages.push(Message::new(Level::Warning, None, warning));
+        }
         for file in files.iter().filter(|f| !f.valid) {
             let error = file.error.as_deref().unwrap_or("");
             // The spec's generic words are for a file that could not be read
             // as a configuration; an unsupported setting says only itself.
             let what = if error == crate::plan::SYSTEMD_NOT_YET {
                 ""
+            } else if file.file == RUNTIME_YAML_FILE {
+                "yaml is bad: "
             } else {
                 "json is bad: "
             };
