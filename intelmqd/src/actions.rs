@@ -117,7 +117,8 @@ pub async fn execute(target: Target, context: &Context) -> BotResult {
                     Level::Error,
                     Some(&bot_id),
                     format!(
-                        "{bot_id} was removed from runtime.conf while running and could not be written back: {error}. Its configuration is kept in the internal runtime configuration."
+                        "{bot_id} was removed from {} while running and could not be written back: {error}. Its configuration is kept in the internal runtime configuration.",
+                        context.writer.runtime_file()
                     ),
                 )));
             }
@@ -245,10 +246,11 @@ async fn set_flag(
     match context.writer.set_flag(bot_id, key, value).await {
         Ok(changed) => {
             result.record = Record::Flag(key, value);
+            let file = context.writer.runtime_file();
             let text = if changed {
-                format!("{key} of {bot_id} is now {value} in runtime.conf.")
+                format!("{key} of {bot_id} is now {value} in {file}.")
             } else {
-                format!("{key} of {bot_id} is already {value} in runtime.conf.")
+                format!("{key} of {bot_id} is already {value} in {file}.")
             };
             let kind = if changed {
                 ActionKind::Updated
@@ -259,7 +261,10 @@ async fn set_flag(
         }
         Err(error) => refused(ErrorBody {
             kind: ErrorKind::ActionFailed,
-            message: format!("cannot change {key} of {bot_id} in runtime.conf: {error}"),
+            message: format!(
+                "cannot change {key} of {bot_id} in {}: {error}",
+                context.writer.runtime_file()
+            ),
         }),
     }
 }

@@ -1,5 +1,6 @@
 //! Watching the configuration directory, so that an operator's edit of
-//! runtime.conf, defaults.conf or pipeline.conf is seen within a second: the
+//! runtime.conf, defaults.conf, pipeline.conf or runtime.yaml is seen within a
+//! second: the
 //! supervisor re-reads the file, says in its log what changed or what is wrong,
 //! and keeps the last good configuration. Watching never acts on a bot.
 //!
@@ -15,7 +16,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{DEFAULTS_FILE, PIPELINE_FILE, RUNTIME_FILE};
+use crate::config::{DEFAULTS_FILE, PIPELINE_FILE, RUNTIME_FILE, RUNTIME_YAML_FILE};
 use crate::supervisor::SupervisorHandle;
 
 /// How long the directory must be quiet before the files are read.
@@ -70,5 +71,13 @@ pub fn spawn(
 fn is_config_file(path: &Path) -> bool {
     path.file_name()
         .and_then(|name| name.to_str())
-        .is_some_and(|name| [RUNTIME_FILE, DEFAULTS_FILE, PIPELINE_FILE].contains(&name))
+        .is_some_and(|name| {
+            [
+                RUNTIME_FILE,
+                DEFAULTS_FILE,
+                PIPELINE_FILE,
+                RUNTIME_YAML_FILE,
+            ]
+            .contains(&name)
+        })
 }

@@ -24,6 +24,8 @@ pub struct DaemonBuilder {
     defaults: String,
     env: Vec<(OsString, OsString)>,
     path_prefix: Vec<PathBuf>,
+    /// IntelMQ 3.x's runtime.yaml, written instead of the JSON files.
+    runtime_yaml: Option<String>,
 }
 
 impl Default for DaemonBuilder {
@@ -33,6 +35,7 @@ impl Default for DaemonBuilder {
             defaults: to_text(&as_test_user(json!({"process_manager": "pid"}))),
             env: Vec::new(),
             path_prefix: Vec::new(),
+            runtime_yaml: None,
         }
     }
 }
@@ -71,6 +74,15 @@ impl DaemonBuilder {
         self
     }
 
+    /// runtime.yaml as raw text: the config dir then holds only this file (no
+    /// runtime.conf, defaults.conf or pipeline.conf), as with IntelMQ 3.x.
+    /// Its `global:` section is the test's to write, `bot_user` included (see
+    /// [`as_test_user`]).
+    pub fn runtime_yaml(mut self, text: &str) -> Self {
+        self.runtime_yaml = Some(text.to_string());
+        self
+    }
+
     /// Creates the directories, writes the configuration, starts intelmqd and
     /// waits until it answers `hello`.
     pub fn start(self) -> Daemon {
@@ -97,9 +109,13 @@ impl DaemonBuilder {
         for dir in [&daemon.config_dir, &daemon.state_dir, &daemon.log_dir] {
             std::fs::create_dir(dir).expect("create a directory in the temporary directory");
         }
-        daemon.write_runtime_conf_text(&self.runtime);
-        daemon.write_config_file("defaults.conf", &self.defaults);
-        daemon.write_config_file("pipeline.conf", "{}\n");
+        if let Some(yaml) = &self.runtime_yaml {
+            daemon.write_config_file("runtime.yaml", yaml);
+        } else {
+            daemon.write_runtime_conf_text(&self.runtime);
+            daemon.write_config_file("defaults.conf", &self.defaults);
+            daemon.write_config_file("pipeline.conf", "{}\n");
+        }
         let mut daemon = daemon;
         daemon.spawn();
         daemon
@@ -437,6 +453,16 @@ impl Daemon {
             .expect("open runtime.conf for writing");
         file.write_all(text.as_bytes())
             .expect("write runtime.conf in place");
+    }
+
+    /// `<config_dir>/runtime.yaml`.
+    pub fn runtime_yaml_path(&self) -> PathBuf {
+        self.config_dir.join("runtime.yaml")
+    }
+
+    /// runtime.yaml exactly as it is on disk.
+    pub fn read_runtime_yaml_text(&self) -> String {
+        std::fs::read_to_string(self.runtime_yaml_path()).expect("read runtime.yaml")
     }
 
     /// Replaces any file of the config dir with raw text (atomically).

@@ -90,7 +90,7 @@ fn the_bot_template_starts_reloads_enables_disables_and_stops_a_bot() {
 
     // The bot has the environment intelmqd gives its bots in PID mode.
     let expected = [
-        ("INTELMQ_BOT_ID", "a".to_string()),
+        ("INTELMQD_BOT_ID", "a".to_string()),
         ("INTELMQ_CONFIG_DIR", dirs.config_dir.display().to_string()),
         ("INTELMQ_STATE_DIR", dirs.state_dir.display().to_string()),
         ("INTELMQ_LOG_DIR", dirs.log_dir.display().to_string()),
@@ -99,7 +99,7 @@ fn the_bot_template_starts_reloads_enables_disables_and_stops_a_bot() {
         assert_eq!(env_of(pid, key).as_ref(), Some(value), "{key} of the bot");
     }
     assert_eq!(
-        env_of(other, "INTELMQ_BOT_ID").as_deref(),
+        env_of(other, "INTELMQD_BOT_ID").as_deref(),
         Some("file-output")
     );
 
@@ -139,7 +139,7 @@ fn the_bot_template_starts_reloads_enables_disables_and_stops_a_bot() {
     });
     let left: Vec<u32> = procfs::processes_with_env("INTELMQ_CONFIG_DIR", &dirs.config_dir)
         .into_iter()
-        .filter(|&process| env_of(process, "INTELMQ_BOT_ID").as_deref() == Some("a"))
+        .filter(|&process| env_of(process, "INTELMQD_BOT_ID").as_deref() == Some("a"))
         .collect();
     assert!(left.is_empty(), "processes of a left after stop: {left:?}");
 

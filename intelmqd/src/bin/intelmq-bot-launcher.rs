@@ -1,6 +1,7 @@
 //! `intelmq-bot-launcher <bot_id>`: runs one bot the way intelmqd does, for a
 //! process manager that is not intelmqd (the systemd template unit of the
-//! systemd process manager runs it as its `ExecStart`). It reads runtime.conf,
+//! systemd process manager runs it as its `ExecStart`). It reads runtime.conf
+//! (or runtime.yaml, as intelmqd does),
 //! checks the bot's entry as intelmqd would, and replaces itself (`exec`) with
 //! `<module> <bot_id>`, with the environment intelmqd gives its bots, so that
 //! the bot is the service's main process.
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
-use intelmqd::config::{parse_runtime, RunMode, RUNTIME_FILE};
+use intelmqd::config::{read_bots, RunMode};
 use intelmqd::launch::{bot_env, resolve_module};
 use intelmqd::Paths;
 
@@ -57,14 +58,8 @@ fn launch(args: &Args) -> Result<Never, (u8, String)> {
     let id = args.bot_id.as_str();
     intelmqd_proto::validate_bot_id(id)
         .map_err(|error| (EX_USAGE, format!("invalid bot id {id:?}: {error}")))?;
-    let path = args.config_dir.join(RUNTIME_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|error| {
-        (
-            EX_CONFIG,
-            format!("cannot read {}: {error}", path.display()),
-        )
-    })?;
-    let bots = parse_runtime(&text).map_err(|error| (EX_CONFIG, error.to_string()))?;
+    let (path, bots) =
+        read_bots(&args.config_dir).map_err(|error| (EX_CONFIG, error.to_string()))?;
     let bot = bots
         .get(id)
         .ok_or_else(|| (EX_CONFIG, format!("no bot {id:?} in {}", path.display())))?;

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 pub struct KeyPath(pub Vec<String>);
 
 impl KeyPath {
-    fn of(path: &[&str]) -> KeyPath {
+    pub(crate) fn of(path: &[&str]) -> KeyPath {
         KeyPath(path.iter().map(|key| (*key).to_owned()).collect())
     }
 }
@@ -60,6 +60,9 @@ pub enum EditError {
         line: usize,
         column: usize,
     },
+    /// The text is not YAML JSON could hold (runtime.yaml's edits).
+    #[error("{message}")]
+    NotYaml { message: String },
     /// The path names no member (it must hold at least one key).
     #[error("no key given to edit")]
     EmptyPath,
@@ -167,7 +170,7 @@ fn parse(text: &str) -> Result<Value, EditError> {
 }
 
 /// The object at `path` in a parsed document.
-fn parent_of<'v>(
+pub(crate) fn parent_of<'v>(
     root: &'v mut Value,
     path: &[&str],
 ) -> Result<&'v mut Map<String, Value>, EditError> {

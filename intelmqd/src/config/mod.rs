@@ -1,5 +1,6 @@
 //! The operator's configuration: `runtime.conf` (the bots), `defaults.conf`
-//! (global settings) and `pipeline.conf` (queues), parsed into typed values
+//! (global settings) and `pipeline.conf` (queues), or IntelMQ 3.x's single
+//! `runtime.yaml` ([`yaml`], chosen by [`layout`]), parsed into typed values
 //! while keeping each bot's raw entry untouched for the effective state.
 //!
 //! Parsing is split in two: a file that is not valid JSON (or not an object) is
@@ -9,8 +10,10 @@
 
 mod bot;
 pub mod edit;
+pub mod layout;
 pub mod store;
 pub mod write;
+pub mod yaml;
 
 pub use bot::{BotConfig, ReloadMode, RunMode};
 pub use store::ConfigStore;
@@ -23,12 +26,21 @@ use serde_json::{Map, Value};
 pub const RUNTIME_FILE: &str = "runtime.conf";
 pub const DEFAULTS_FILE: &str = "defaults.conf";
 pub const PIPELINE_FILE: &str = "pipeline.conf";
+/// IntelMQ 3.x's single file: `global:` settings plus the bots.
+pub const RUNTIME_YAML_FILE: &str = "runtime.yaml";
 
 /// Why a configuration file was rejected as a whole.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FileError {
     #[error("{file} is not valid JSON: {message} (line {line}, column {column})")]
     Syntax {
+        file: &'static str,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("{file} is not valid YAML: {message} (line {line}, column {column})")]
+    YamlSyntax {
         file: &'static str,
         message: String,
         line: usize,
@@ -157,23 +169,51 @@ pub fn syntax_message(error: &serde_json::Error) -> String {
 
 /// Parses runtime.conf: every entry becomes a [`BotConfig`], valid or not.
 pub fn parse_runtime(text: &str) -> Result<BTreeMap<String, BotConfig>, FileError> {
-    let map = parse_object(RUNTIME_FILE, text)?;
-    Ok(map
-        .into_iter()
+    Ok(bots_from_map(parse_object(RUNTIME_FILE, text)?))
+}
+
+/// The bots of the config dir `dir`, from runtime.yaml or runtime.conf as
+/// [`layout::Layout`] decides, with the path of the file they came from.
+pub fn read_bots(
+    dir: &std::path::Path,
+) -> Result<(std::path::PathBuf, BTreeMap<String, BotConfig>), FileError> {
+    let layout = layout::Layout::detect(dir);
+    let file = layout.runtime_file();
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|error| FileError::Unreadable {
+        file,
+        message: format!("{}: {error}", path.display()),
+    })?;
+    let bots = match layout {
+        layout::Layout::Json => parse_runtime(&text)?,
+        layout::Layout::Yaml { .. } => yaml::parse_runtime_yaml(&text)?.bots,
+    };
+    Ok((path, bots))
+}
+
+/// Every entry of `map` as a [`BotConfig`], valid or not.
+pub fn bots_from_map(map: Map<String, Value>) -> BTreeMap<String, BotConfig> {
+    map.into_iter()
         .map(|(bot_id, entry)| {
             let bot = BotConfig::from_entry(&bot_id, entry);
             (bot_id, bot)
         })
-        .collect())
+        .collect()
 }
 
 /// Parses defaults.conf.
 pub fn parse_defaults(text: &str) -> Result<Defaults, FileError> {
-    let map = parse_object(DEFAULTS_FILE, text)?;
-    let invalid = |message: String| FileError::Invalid {
-        file: DEFAULTS_FILE,
-        message,
-    };
+    defaults_from_map(DEFAULTS_FILE, &parse_object(DEFAULTS_FILE, text)?)
+}
+
+/// Reads the global settings from `map`, the whole of defaults.conf or
+/// runtime.yaml's `global:` section (`file` names it in errors). Keys the
+/// daemon does not know are IntelMQ's and are left alone.
+pub fn defaults_from_map(
+    file: &'static str,
+    map: &Map<String, Value>,
+) -> Result<Defaults, FileError> {
+    let invalid = |message: String| FileError::Invalid { file, message };
     let mut defaults = Defaults::default();
     match map.get("process_manager") {
         None => {}
@@ -292,7 +332,7 @@ pub fn parse_defaults(text: &str) -> Result<Defaults, FileError> {
             }
         }
     }
-    defaults.raw = map;
+    defaults.raw = map.clone();
     Ok(defaults)
 }
 

@@ -1,14 +1,17 @@
 //! The configuration the daemon acts on: the last good reading of the three
-//! files, re-read when a file's identity or timestamps change, kept when a new
+//! JSON files or of runtime.yaml (whichever [`Layout`] the config dir has),
+//! re-read when a file's identity or timestamps change, kept when a new
 //! reading is bad.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::layout::Layout;
+use super::yaml::{parse_runtime_yaml, RuntimeYaml};
 use super::{
     parse_defaults, parse_pipeline, parse_runtime, Config, FileError, DEFAULTS_FILE, PIPELINE_FILE,
-    RUNTIME_FILE,
+    RUNTIME_FILE, RUNTIME_YAML_FILE,
 };
 
 /// What identifies one version of a file on disk. An editor's rename-over
@@ -42,6 +45,18 @@ pub enum ConfigNotice {
     Missing { file: &'static str },
     /// A file was rejected; the last good reading stays in use.
     Rejected { error: FileError },
+    /// The config dir changed format: `file` holds the bots from now on.
+    Source { file: &'static str },
+    /// A file lies in the config dir but is not read.
+    Ignored { warning: String },
+}
+
+impl ConfigNotice {
+    /// Whether the bots were (re)read: runtime.conf or runtime.yaml.
+    pub fn bots_read(&self) -> bool {
+        matches!(self, ConfigNotice::Loaded { file } | ConfigNotice::Missing { file }
+            if *file == RUNTIME_FILE || *file == RUNTIME_YAML_FILE)
+    }
 }
 
 impl std::fmt::Display for ConfigNotice {
@@ -57,6 +72,16 @@ impl std::fmt::Display for ConfigNotice {
             ConfigNotice::Rejected { error } => {
                 write!(f, "{error}; keeping the last good configuration")
             }
+            ConfigNotice::Source { file: RUNTIME_YAML_FILE } => write!(
+                f,
+                "the configuration is read from {RUNTIME_YAML_FILE} (IntelMQ 3.x: its global \
+                 section and the bots, queues in their parameters; no defaults.conf or pipeline.conf)"
+            ),
+            ConfigNotice::Source { file } => write!(
+                f,
+                "the configuration is read from {file}, {DEFAULTS_FILE} and {PIPELINE_FILE}"
+            ),
+            ConfigNotice::Ignored { warning } => f.write_str(warning),
         }
     }
 }
@@ -72,6 +97,8 @@ struct FileState {
 pub struct ConfigStore {
     dir: PathBuf,
     current: Arc<Config>,
+    /// The format last read; `None` before the first refresh.
+    layout: Option<Layout>,
     runtime: FileState,
     defaults: FileState,
     pipeline: FileState,
@@ -82,6 +109,7 @@ impl ConfigStore {
         ConfigStore {
             dir: dir.to_owned(),
             current: Arc::new(Config::default()),
+            layout: None,
             runtime: FileState::default(),
             defaults: FileState::default(),
             pipeline: FileState::default(),
@@ -96,10 +124,21 @@ impl ConfigStore {
         &self.current
     }
 
+    /// The format of the config dir at the last refresh.
+    pub fn layout(&self) -> Layout {
+        self.layout.unwrap_or(Layout::Json)
+    }
+
+    /// The file that holds the bots (runtime.conf or runtime.yaml), for
+    /// messages.
+    pub fn runtime_file(&self) -> &'static str {
+        self.layout().runtime_file()
+    }
+
     /// Why `file` is currently rejected, if it is.
     pub fn file_error(&self, file: &str) -> Option<&FileError> {
         match file {
-            RUNTIME_FILE => self.runtime.error.as_ref(),
+            RUNTIME_FILE | RUNTIME_YAML_FILE => self.runtime.error.as_ref(),
             DEFAULTS_FILE => self.defaults.error.as_ref(),
             PIPELINE_FILE => self.pipeline.error.as_ref(),
             _ => None,
@@ -118,6 +157,31 @@ impl ConfigStore {
     /// Costs three `stat` calls when nothing changed.
     pub fn refresh(&mut self) -> Vec<ConfigNotice> {
         let mut notices = Vec::new();
+        let layout = Layout::detect(&self.dir);
+        if self.layout != Some(layout) {
+            let first = self.layout.is_none();
+            let format_changed =
+                self.layout.map(Layout::runtime_file) != Some(layout.runtime_file());
+            if format_changed {
+                // Everything is read afresh from the other files.
+                self.runtime = FileState::default();
+                self.defaults = FileState::default();
+                self.pipeline = FileState::default();
+                if !first || layout != Layout::Json {
+                    notices.push(ConfigNotice::Source {
+                        file: layout.runtime_file(),
+                    });
+                }
+            }
+            if let Some(warning) = layout.ignored_warning() {
+                notices.push(ConfigNotice::Ignored { warning });
+            }
+            self.layout = Some(layout);
+        }
+        if layout != Layout::Json {
+            self.refresh_yaml(&mut notices);
+            return notices;
+        }
         let bots = reread(
             &self.dir,
             RUNTIME_FILE,
@@ -153,6 +217,28 @@ impl ConfigStore {
             self.current = Arc::new(config);
         }
         notices
+    }
+}
+
+impl ConfigStore {
+    /// runtime.yaml holds the bots and the defaults; there is no pipeline
+    /// file (the queues are in the bots' parameters).
+    fn refresh_yaml(&mut self, notices: &mut Vec<ConfigNotice>) {
+        let parse = |text: &str| parse_runtime_yaml(text);
+        let read: Option<RuntimeYaml> = reread(
+            &self.dir,
+            RUNTIME_YAML_FILE,
+            &mut self.runtime,
+            parse,
+            notices,
+        );
+        if let Some(read) = read {
+            let mut config = (*self.current).clone();
+            config.bots = read.bots;
+            config.defaults = read.defaults;
+            config.pipeline = serde_json::Map::new();
+            self.current = Arc::new(config);
+        }
     }
 }
 

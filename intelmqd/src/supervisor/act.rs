@@ -69,10 +69,11 @@ impl Supervisor {
             None => self.selected(select),
         };
         if ids.is_empty() {
+            let file = self.config.runtime_file();
             let text = if select.all {
-                "No bot matches: runtime.conf has no bot of that run mode."
+                format!("No bot matches: {file} has no bot of that run mode.")
             } else {
-                "No bot matches: no bot in runtime.conf has botnet: true (of that run mode). Use --all to act on every bot."
+                format!("No bot matches: no bot in {file} has botnet: true (of that run mode). Use --all to act on every bot.")
             };
             return respond(Response::success(
                 vec![Message::new(Level::Warning, None, text)],

@@ -24,7 +24,7 @@ use crate::asker::AskRequest;
 use crate::backend::{merged_snapshot, ManagedBot, PidBot, SystemdBot};
 use crate::bot::{BotHandle, BotSnapshot, ChangeSender, Shared};
 use crate::config::store::ConfigNotice;
-use crate::config::{BotConfig, ConfigStore, RUNTIME_FILE};
+use crate::config::{BotConfig, ConfigStore};
 use crate::config::{ProcessManager, ReloadMode};
 use crate::control::Limits;
 use crate::effective::{EffectiveBot, EffectiveState};
@@ -401,9 +401,7 @@ impl Supervisor {
         if !notices.is_empty() {
             self.publish_limits();
         }
-        let runtime_read = notices.iter().any(|notice| {
-            matches!(notice, ConfigNotice::Loaded { file } | ConfigNotice::Missing { file } if *file == RUNTIME_FILE)
-        });
+        let runtime_read = notices.iter().any(ConfigNotice::bots_read);
         if runtime_read {
             self.after_config_change(false);
         }
@@ -446,7 +444,8 @@ impl Supervisor {
         for bot_id in gone {
             tracing::info!(
                 bot_id,
-                "{bot_id} was removed from runtime.conf while stopped; the daemon forgets it"
+                "{bot_id} was removed from {} while stopped; the daemon forgets it",
+                self.config.runtime_file()
             );
             self.bots.remove(&bot_id);
             self.dirty = true;
@@ -576,7 +575,10 @@ fn log_notices(notices: &[ConfigNotice]) {
     for notice in notices {
         match notice {
             ConfigNotice::Rejected { .. } => tracing::error!("{notice}"),
-            ConfigNotice::Missing { .. } => tracing::warn!("{notice}"),
+            ConfigNotice::Missing { .. } | ConfigNotice::Ignored { .. } => {
+                tracing::warn!("{notice}")
+            }
+            ConfigNotice::Source { .. } => tracing::info!("{notice}"),
             ConfigNotice::Loaded { .. } => tracing::info!("{notice}"),
         }
     }

@@ -9,7 +9,7 @@ use intelmqd_proto::{
 };
 
 use super::Supervisor;
-use crate::config::{FileError, RunMode, DEFAULTS_FILE, PIPELINE_FILE, RUNTIME_FILE};
+use crate::config::{FileError, RunMode, RUNTIME_YAML_FILE};
 use crate::{launch, logtail, reconcile, status};
 
 /// How many log lines `status <bot_id>` returns unless asked otherwise.
@@ -150,7 +150,7 @@ impl Supervisor {
             message:
             format!(
                 "no bot \"{bot_id}\" in {}; add it there first (see 'intelmqctl list' for the configured bots)",
-                self.paths.config_dir.join(RUNTIME_FILE).display()
+                self.paths.config_dir.join(self.config.runtime_file()).display()
             ),
         })
     }
@@ -192,7 +192,10 @@ impl Supervisor {
         let Some(bot) = config.bots.get(bot_id) else {
             return Response::failure(
                 ErrorKind::UnknownBot,
-                format!("{bot_id} is not in runtime.conf; it cannot be debugged"),
+                format!(
+                    "{bot_id} is not in {}; it cannot be debugged",
+                    self.config.runtime_file()
+                ),
             );
         };
         let snapshot = self.snapshot(bot_id);
@@ -252,8 +255,11 @@ impl Supervisor {
             }
         }
         let config = self.config.current();
-        let files: Vec<FileCheck> = [RUNTIME_FILE, DEFAULTS_FILE, PIPELINE_FILE]
-            .into_iter()
+        let layout = self.config.layout();
+        let files: Vec<FileCheck> = layout
+            .files()
+            .iter()
+            .copied()
             .map(|file| file_check(file, self.config.file_error(file)))
             .collect();
         let path = std::env::var_os("PATH");
@@ -308,12 +314,20 @@ impl Supervisor {
         }
         let valid = files.iter().all(|f| f.valid) && bots.iter().all(|b| b.problems.is_empty());
         let mut messages = self.manager_mismatches();
+        if let Some(warning) = layout.ignored_warning() {
+            messages.push(Message::new(Level::Warning, None, warning));
+        }
         for file in files.iter().filter(|f| !f.valid) {
             let error = file.error.as_deref().unwrap_or("");
+            let what = if file.file == RUNTIME_YAML_FILE {
+                "yaml is bad: "
+            } else {
+                "json is bad: "
+            };
             messages.push(Message::new(
                 Level::Error,
                 None,
-                format!("{}: json is bad: {error}", file.file),
+                format!("{}: {what}{error}", file.file),
             ));
         }
         for bot in bots.iter().filter(|b| !b.problems.is_empty()) {
