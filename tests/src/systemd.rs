@@ -769,7 +769,7 @@ mod tests {
             .replace("/var/log/intelmq", &dirs.log_dir.display().to_string());
         assert!(template
             .text()
-            .contains("StandardOutput=append:/tmp/imqsd-rewrite/log/%i.log"));
+            .contains("Environment=INTELMQ_LOG_DIR=/tmp/imqsd-rewrite/log"));
         assert!(!template.text().contains("User="));
     }
 }

@@ -10,13 +10,14 @@
 //! does not allow the bot to run (missing, invalid, scheduled, module not on
 //! PATH), 126 when the module cannot be executed.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::Parser;
-use intelmqd::config::{read_bots, RunMode};
-use intelmqd::launch::{bot_env, resolve_module};
+use intelmqd::config::{read_bots, ConfigStore, RunMode};
+use intelmqd::launch::{bot_env, resolve_module, BotLogFiles};
 use intelmqd::Paths;
 
 /// The sysexits codes used.
@@ -58,6 +59,25 @@ fn launch(args: &Args) -> Result<Never, (u8, String)> {
     let id = args.bot_id.as_str();
     intelmqd_proto::validate_bot_id(id)
         .map_err(|error| (EX_USAGE, format!("invalid bot id {id:?}: {error}")))?;
+    let paths = Paths {
+        config_dir: args.config_dir.clone(),
+        state_dir: args.state_dir.clone(),
+        log_dir: args.log_dir.clone(),
+    };
+    // The bot's output goes where the daemon sends it under the PID process
+    // manager (`<log_dir>/<id>.log`, or `<id>.output.log` beside an IntelMQ
+    // bot's own log), so that `intelmqctl log` reads the same file under both
+    // managers; this launcher's own complaints land there too.
+    let mut store = ConfigStore::new(&args.config_dir);
+    store.refresh();
+    let config = std::sync::Arc::clone(store.current());
+    let files = BotLogFiles::of(&paths, id, config.bots.get(id), &config.defaults.raw);
+    if let Err(error) = redirect_output(&files.output) {
+        eprintln!(
+            "intelmq-bot-launcher: cannot append to {}: {error}; the bot's output stays on this process's stdout and stderr",
+            files.output.display()
+        );
+    }
     let (path, bots) =
         read_bots(&args.config_dir).map_err(|error| (EX_CONFIG, error.to_string()))?;
     let bot = bots
@@ -86,11 +106,6 @@ fn launch(args: &Args) -> Result<Never, (u8, String)> {
                 format!("module {module:?} of {id} is not an executable on PATH"),
             )
         })?;
-    let paths = Paths {
-        config_dir: args.config_dir.clone(),
-        state_dir: args.state_dir.clone(),
-        log_dir: args.log_dir.clone(),
-    };
     let error = Command::new(&executable)
         .arg(id)
         .envs(bot_env(&paths, id))
@@ -99,4 +114,17 @@ fn launch(args: &Args) -> Result<Never, (u8, String)> {
         CANNOT_EXECUTE,
         format!("cannot execute {}: {error}", executable.display()),
     ))
+}
+
+/// Makes `path` (appended to, created 0640) this process's stdout and stderr,
+/// which the bot inherits at exec.
+fn redirect_output(path: &Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .open(path)?;
+    nix::unistd::dup2_stdout(&file)?;
+    nix::unistd::dup2_stderr(&file)?;
+    Ok(())
 }
