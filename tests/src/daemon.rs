@@ -22,6 +22,9 @@ use crate::{bin, bin_dir, procfs, run_with_deadline, CtlOutput, TIMEOUT};
 pub struct DaemonBuilder {
     runtime: String,
     defaults: String,
+    /// Variables added to the daemon's environment, e.g. those that make its
+    /// `systemctl --user` reach a test's own systemd manager.
+    extra_env: Vec<(OsString, OsString)>,
 }
 
 impl Default for DaemonBuilder {
@@ -29,6 +32,7 @@ impl Default for DaemonBuilder {
         DaemonBuilder {
             runtime: "{}\n".into(),
             defaults: to_text(&as_test_user(json!({"process_manager": "pid"}))),
+            extra_env: Vec::new(),
         }
     }
 }
@@ -54,6 +58,13 @@ impl DaemonBuilder {
         self
     }
 
+    /// Adds a variable to the daemon's environment (every daemon of the
+    /// fixture, also after [`Daemon::restart`]); the bots it starts inherit it.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.extra_env.push((key.into(), value.into()));
+        self
+    }
+
     /// Creates the directories, writes the configuration, starts intelmqd and
     /// waits until it answers `hello`.
     pub fn start(self) -> Daemon {
@@ -74,6 +85,7 @@ impl DaemonBuilder {
             child: None,
             next_id: AtomicU64::new(1),
             seen_pids: Mutex::new(BTreeMap::new()),
+            extra_env: self.extra_env,
         };
         for dir in [&daemon.config_dir, &daemon.state_dir, &daemon.log_dir] {
             std::fs::create_dir(dir).expect("create a directory in the temporary directory");
@@ -108,6 +120,8 @@ pub struct Daemon {
     /// Bot pids seen in status answers, with their start times, so that Drop
     /// kills them (and never a process that took over a pid).
     seen_pids: Mutex<BTreeMap<u32, u64>>,
+    /// Added to each daemon's environment ([`DaemonBuilder::env`]).
+    extra_env: Vec<(OsString, OsString)>,
 }
 
 impl Daemon {
@@ -152,6 +166,7 @@ impl Daemon {
             .arg(&self.socket);
         clear_intelmq_env(&mut command);
         let child = command
+            .envs(self.extra_env.iter().map(|(key, value)| (key, value)))
             .env("PATH", path)
             .env("INTELMQ_CONFIG_DIR", &self.config_dir)
             .stdin(Stdio::null())
