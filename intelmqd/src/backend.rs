@@ -142,6 +142,22 @@ impl SystemdBot {
         with_observed(ActionReport::done(messages, done), observed)
     }
 
+    /// An operator's start of a failed bot begins anew, as under the PID
+    /// manager: `reset-failed` clears the unit's failed state and its start
+    /// limit, which would otherwise refuse the start until the limit's
+    /// interval has passed.
+    async fn reset_if_failed(&self) {
+        if self
+            .unit
+            .as_ref()
+            .is_some_and(|unit| unit.active_state == "failed")
+        {
+            if let Err(error) = self.systemctl.unit_verb("reset-failed", &self.bot_id).await {
+                tracing::warn!(bot_id = %self.bot_id, "{error}");
+            }
+        }
+    }
+
     async fn observe(&self) -> Option<UnitState> {
         match self
             .systemctl
@@ -180,6 +196,7 @@ impl Backend for SystemdBot {
                 ActionKind::AlreadyRunning,
             );
         }
+        self.reset_if_failed().await;
         let messages = vec![
             self.say(Level::Info, format!("Starting {id}...")),
             self.executed("start"),
@@ -247,6 +264,7 @@ impl Backend for SystemdBot {
                 return ActionReport::failed(messages, error.kind, error.message);
             }
         }
+        self.reset_if_failed().await;
         messages.push(self.executed("restart"));
         self.unit_call(
             "restart",

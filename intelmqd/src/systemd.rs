@@ -12,13 +12,14 @@ use std::collections::HashMap;
 use std::process::{Command, Stdio};
 
 use intelmqd_proto::{ExitInfo, RunState};
+use nix::sys::signal::Signal;
 
 use crate::bot::BotSnapshot;
 use crate::config::SystemdInstance;
 use crate::process::Termination;
 
 /// The properties `show` asks for; the parser reads these names.
-const PROPERTIES: &str = "Id,LoadState,ActiveState,SubState,Result,MainPID,NRestarts,ExecMainCode,ExecMainStatus,ExecMainExitTimestamp,StateChangeTimestamp,UnitFileState";
+const PROPERTIES: &str = "Id,LoadState,ActiveState,SubState,Result,MainPID,NRestarts,ExecMainCode,ExecMainStatus,ExecMainExitTimestamp,StateChangeTimestamp,UnitFileState,Restart,RestartPreventExitStatus,SuccessExitStatus";
 
 /// Why a call to systemd failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -142,6 +143,41 @@ pub struct UnitState {
     pub exited_at: Option<u64>,
     pub since: Option<u64>,
     pub unit_file_state: String,
+    /// `Restart=`: when systemd starts the main process again after it ended.
+    pub restart: String,
+    /// `RestartPreventExitStatus=`: ends that are never restarted.
+    pub restart_prevented: ExitStatusSet,
+    /// `SuccessExitStatus=`: ends counted as clean besides the usual ones.
+    pub success: ExitStatusSet,
+}
+
+/// A set of exit codes and signals as `systemctl show` prints one
+/// (`64 78 SIGKILL`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExitStatusSet {
+    pub codes: Vec<i32>,
+    pub signals: Vec<i32>,
+}
+
+impl ExitStatusSet {
+    fn parse(value: &str) -> ExitStatusSet {
+        let mut set = ExitStatusSet::default();
+        for word in value.split_whitespace() {
+            if let Ok(code) = word.parse() {
+                set.codes.push(code);
+            } else if let Ok(signal) = word.parse::<Signal>() {
+                set.signals.push(signal as i32);
+            }
+        }
+        set
+    }
+
+    fn contains(&self, exit: &ExitInfo) -> bool {
+        exit.code.is_some_and(|code| self.codes.contains(&code))
+            || exit
+                .signal
+                .is_some_and(|signal| self.signals.contains(&signal))
+    }
 }
 
 impl UnitState {
@@ -191,6 +227,48 @@ impl UnitState {
         })
     }
 
+    /// Whether `Restart=` asks for a new start after this end of the main
+    /// process (the table of systemd.service(5): clean ends are code 0,
+    /// SIGHUP, SIGINT, SIGTERM, SIGPIPE and `SuccessExitStatus=`).
+    fn restart_wanted(&self, exit: &ExitInfo) -> bool {
+        if self.restart_prevented.contains(exit) {
+            return false;
+        }
+        let clean = exit.code == Some(0)
+            || exit.signal.is_some_and(|signal| {
+                [
+                    Signal::SIGHUP,
+                    Signal::SIGINT,
+                    Signal::SIGTERM,
+                    Signal::SIGPIPE,
+                ]
+                .iter()
+                .any(|clean| *clean as i32 == signal)
+            })
+            || self.success.contains(exit);
+        match self.restart.as_str() {
+            "always" => true,
+            "on-success" => clean,
+            "on-failure" => !clean,
+            "on-abnormal" | "on-abort" => exit.signal.is_some() && !clean,
+            _ => false,
+        }
+    }
+
+    /// The unit is failed because its start limit refused a restart:
+    /// `NRestarts` counts that restart too (systemd raises it when it queues
+    /// the restart). After a crash loop the unit's `Result` stays the last
+    /// exit's (`exit-code`, `signal`, `core-dump`: systemd keeps the first
+    /// failure), so the refusal shows as an end that `Restart=` wanted to
+    /// restart; `start-limit-hit` appears only when that end was clean.
+    fn restart_refused(&self) -> bool {
+        self.active_state == "failed"
+            && (self.result == "start-limit-hit"
+                || self
+                    .last_exit()
+                    .is_some_and(|exit| self.restart_wanted(&exit)))
+    }
+
     /// What the daemon shows of a bot run by this unit.
     pub fn snapshot(&self) -> BotSnapshot {
         let state = match self.active_state.as_str() {
@@ -206,7 +284,7 @@ impl UnitState {
         };
         // systemd counts the restart that its start limit refused; the
         // daemon counts restarts that started a process.
-        let restarts = if self.result == "start-limit-hit" {
+        let restarts = if self.restart_refused() {
             self.restarts.saturating_sub(1)
         } else {
             self.restarts
@@ -249,6 +327,9 @@ pub fn parse_show(text: &str) -> Vec<UnitState> {
             "ExecMainExitTimestamp" => unit.exited_at = unix_timestamp(value),
             "StateChangeTimestamp" => unit.since = unix_timestamp(value),
             "UnitFileState" => unit.unit_file_state = value.to_owned(),
+            "Restart" => unit.restart = value.to_owned(),
+            "RestartPreventExitStatus" => unit.restart_prevented = ExitStatusSet::parse(value),
+            "SuccessExitStatus" => unit.success = ExitStatusSet::parse(value),
             _ => {}
         }
     }
@@ -332,6 +413,40 @@ UnitFileState=disabled
         let exit = stopped.last_exit.expect("an exit");
         assert_eq!((exit.code, exit.signal), (None, Some(15)));
         assert_eq!(exit.description, "killed by signal 15 (SIGTERM)");
+    }
+
+    /// A failed unit as systemd 252 leaves it after a crash loop (`Result`
+    /// of the last exit, the refused restart counted in `NRestarts`), or
+    /// after an exit its `RestartPreventExitStatus=` names.
+    fn failed_unit(code: i32, status: i32, result: &str, n_restarts: u64) -> UnitState {
+        let text = format!(
+            "Id=intelmq-bot@f.service\nActiveState=failed\nSubState=failed\nResult={result}\n\
+             NRestarts={n_restarts}\nExecMainCode={code}\nExecMainStatus={status}\n\
+             ExecMainExitTimestamp=@1733330100\nRestart=on-failure\n\
+             RestartPreventExitStatus=64 78 SIGUSR1\nSuccessExitStatus=\n"
+        );
+        parse_show(&text).remove(0)
+    }
+
+    #[test]
+    fn the_restart_a_start_limit_refused_is_not_counted() {
+        let exited = failed_unit(1, 3, "exit-code", 5);
+        assert_eq!(exited.restart_prevented.codes, vec![64, 78]);
+        assert_eq!(
+            exited.restart_prevented.signals,
+            vec![Signal::SIGUSR1 as i32]
+        );
+        assert_eq!(exited.snapshot().restarts, 4);
+        let aborted = failed_unit(3, 6, "core-dump", 5);
+        assert_eq!(aborted.snapshot().restarts, 4);
+        // Not restarted, so nothing was refused.
+        let prevented = failed_unit(1, 78, "exit-code", 2);
+        assert_eq!(prevented.snapshot().restarts, 2);
+        let prevented_signal = failed_unit(2, Signal::SIGUSR1 as i32, "signal", 2);
+        assert_eq!(prevented_signal.snapshot().restarts, 2);
+        let mut never = failed_unit(1, 3, "exit-code", 0);
+        never.restart = "no".to_owned();
+        assert_eq!(never.snapshot().restarts, 0);
     }
 
     #[test]

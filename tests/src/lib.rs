@@ -27,6 +27,7 @@ pub mod procfs;
 pub mod pty;
 pub mod schedule_helpers;
 pub mod systemd;
+pub mod systemd_daemon;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
