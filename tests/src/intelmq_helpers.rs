@@ -122,7 +122,7 @@ impl Drop for Redis {
 }
 
 /// A port nobody listened on a moment ago.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())

@@ -21,6 +21,7 @@ pub mod botnet_helpers;
 mod ctl;
 mod daemon;
 pub mod fault_helpers;
+pub mod intelmq_api_helpers;
 pub mod intelmq_helpers;
 pub mod observe_helpers;
 pub mod procfs;
