@@ -82,6 +82,9 @@ pub struct SystemdBot {
     pub systemctl: Systemctl,
     /// The unit as systemd described it just before the command.
     pub unit: Option<UnitState>,
+    /// The configured manager is the PID manager: the bot is here only
+    /// because its unit still runs, and a restart moves it to the PID manager.
+    pub leaving: bool,
 }
 
 impl SystemdBot {
@@ -255,6 +258,32 @@ impl Backend for SystemdBot {
         }
         let id = self.bot_id.clone();
         let mut messages = Vec::new();
+        if self.leaving && !self.task_runs() {
+            // process_manager is "pid" now: the unit stops, the bot starts
+            // under the PID manager.
+            messages.push(self.executed("stop"));
+            let stopped = self
+                .unit_call(
+                    "stop",
+                    messages,
+                    ActionKind::Stopped,
+                    format!("{id} is stopped."),
+                )
+                .await;
+            if stopped.outcome.is_err() {
+                return stopped;
+            }
+            let mut started = self.handle.start(launch).await;
+            let mut all = stopped.messages;
+            all.append(&mut started.messages);
+            started.messages = all;
+            started.outcome = started.outcome.map(|kind| match kind {
+                ActionKind::Started => ActionKind::Restarted,
+                other => other,
+            });
+            started.observed = stopped.observed;
+            return started;
+        }
         if self.task_runs() {
             // Running under the PID manager from before a switch: it stops
             // there and starts under systemd.

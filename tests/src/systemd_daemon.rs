@@ -108,11 +108,11 @@ pub fn wait_for_unit_bot(manager: &UserManager, daemon: &Daemon, bot_id: &str) -
     main_pid.expect("polled until set")
 }
 
-/// The live test bot processes of `bot_id` (by `INTELMQ_BOT_ID` in their
+/// The live test bot processes of `bot_id` (by `INTELMQD_BOT_ID` in their
 /// environment) among the processes of the daemon's config dir, wherever
 /// they run: under the daemon or in a unit.
 pub fn bot_processes_of(daemon: &Daemon, bot_id: &str) -> Vec<u32> {
-    let wanted = format!("INTELMQ_BOT_ID={bot_id}");
+    let wanted = format!("INTELMQD_BOT_ID={bot_id}");
     procfs::processes_with_env("INTELMQ_CONFIG_DIR", &daemon.config_dir)
         .into_iter()
         .filter(|&pid| {

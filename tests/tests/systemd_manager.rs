@@ -516,9 +516,9 @@ fn a_bot_running_under_the_pid_manager_stays_there_until_restart_moves_it_to_sys
 }
 
 #[test]
-fn a_bot_running_under_systemd_stays_there_after_a_switch_to_pid_until_it_is_stopped() {
+fn a_bot_running_under_systemd_stays_there_after_a_switch_to_pid_until_restart_or_stop() {
     let Some(manager) = UserManager::start_or_skip(
-        "a_bot_running_under_systemd_stays_there_after_a_switch_to_pid_until_it_is_stopped",
+        "a_bot_running_under_systemd_stays_there_after_a_switch_to_pid_until_restart_or_stop",
     ) else {
         return;
     };
@@ -544,7 +544,35 @@ fn a_bot_running_under_systemd_stays_there_after_a_switch_to_pid_until_it_is_sto
     assert_eq!(bot_processes_of(&daemon, "a"), vec![under_systemd]);
     assert_eq!(ctl_status(&daemon, "a")["pid"], json!(under_systemd));
 
-    // stop, then start: the bot moves to the PID manager.
+    // restart, as configtest says: the unit stops and the bot starts under
+    // the PID manager.
+    let restart = daemon.ctl(&["--json", "restart", "a"]);
+    restart.expect_code(0);
+    assert_says(
+        &restart,
+        "Executed `systemctl --user stop intelmq-bot@a.service`.",
+    );
+    assert!(unit_is(&manager, "a", "inactive"));
+    assert!(!pid_alive(under_systemd));
+    let moved = daemon.wait_started("a");
+    assert_ne!(moved, under_systemd);
+    assert_eq!(
+        intelmqd_tests::procfs::stat(moved).map(|s| s.ppid),
+        Some(daemon.pid())
+    );
+    let configtest = daemon.ctl(&["--json", "configtest"]);
+    assert!(
+        !message_texts(&configtest)
+            .iter()
+            .any(|text| text.contains("runs under")),
+        "{configtest:?}"
+    );
+
+    // Back under systemd, then stop and start: the bot moves too.
+    daemon.write_defaults_conf(&systemd_defaults());
+    daemon.ctl(&["restart", "a"]).expect_code(0);
+    let under_systemd = wait_for_unit_bot(&manager, &daemon, "a");
+    daemon.write_defaults_conf(&pid_defaults());
     let stop = daemon.ctl(&["--json", "stop", "a"]);
     stop.expect_code(0);
     assert!(unit_is(&manager, "a", "inactive"));

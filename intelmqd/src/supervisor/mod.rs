@@ -552,6 +552,7 @@ impl Supervisor {
                 handle,
                 systemctl: Systemctl::new(defaults.systemd_instance),
                 unit,
+                leaving: defaults.process_manager == ProcessManager::Pid,
             }))
         } else {
             ManagedBot::Pid(PidBot { handle })

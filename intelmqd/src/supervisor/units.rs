@@ -156,7 +156,7 @@ impl Supervisor {
                     task.pid.map_or_else(|| "unknown".to_owned(), |pid| pid.to_string())
                 ),
                 ProcessManager::Pid if unit_runs => format!(
-                    "{bot_id} runs under systemd ({}) although process_manager is \"pid\"; it stays there until it is stopped. 'intelmqctl stop {bot_id}' then 'intelmqctl start {bot_id}' moves it to the PID process manager.",
+                    "{bot_id} runs under systemd ({}) although process_manager is \"pid\"; it stays there until it is stopped. 'intelmqctl restart {bot_id}' moves it to the PID process manager.",
                     crate::systemd::unit_name(bot_id)
                 ),
                 _ => continue,
