@@ -159,6 +159,8 @@ pub struct Supervisor {
     /// Bots whose unit systemd did not know at the last reading (the
     /// template unit is not installed).
     units_not_found: std::collections::HashSet<String>,
+    /// Every `systemctl` call goes through it, gathered with the others.
+    systemd: crate::systemd::SystemdQueue,
     persister: Persister,
     writer: ConfigWriter,
     limits: watch::Sender<Limits>,
@@ -198,6 +200,7 @@ impl Supervisor {
             modules_found: HashMap::new(),
             bots: BTreeMap::new(),
             units_not_found: Default::default(),
+            systemd: crate::systemd::SystemdQueue::spawn(),
             dirty: true,
             changes,
             messages: messages.clone(),
@@ -550,7 +553,7 @@ impl Supervisor {
             ManagedBot::Systemd(Box::new(SystemdBot {
                 bot_id: bot_id.to_owned(),
                 handle,
-                systemctl: Systemctl::new(defaults.systemd_instance),
+                systemctl: Systemctl::new(defaults.systemd_instance, &self.systemd),
                 unit,
                 leaving: defaults.process_manager == ProcessManager::Pid,
             }))

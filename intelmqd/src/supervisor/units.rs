@@ -55,7 +55,10 @@ impl Supervisor {
     /// request with what was read.
     pub(super) fn observe_then(&self, bot_ids: Vec<String>, mut incoming: Incoming) {
         incoming.observed = true;
-        let systemctl = Systemctl::new(self.config.current().defaults.systemd_instance);
+        let systemctl = Systemctl::new(
+            self.config.current().defaults.systemd_instance,
+            &self.systemd,
+        );
         let supervisor = self.messages.clone();
         tokio::spawn(async move {
             let units = systemctl.show(&bot_ids).await;

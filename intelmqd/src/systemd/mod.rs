@@ -6,7 +6,8 @@
 //!
 //! `systemctl` waits for the job it queued (start, stop, reload, restart), so
 //! each call returns when systemd has done it, as a control of a PID-mode bot
-//! does.
+//! does. Calls that arrive together (a botnet command's bots all ask at once)
+//! are made as one `systemctl` call per verb (see [`queue`]).
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -17,6 +18,9 @@ use nix::sys::signal::Signal;
 use crate::bot::BotSnapshot;
 use crate::config::SystemdInstance;
 use crate::process::Termination;
+
+mod queue;
+pub use queue::SystemdQueue;
 
 /// The properties `show` asks for; the parser reads these names.
 const PROPERTIES: &str = "Id,LoadState,ActiveState,SubState,Result,MainPID,NRestarts,ExecMainCode,ExecMainStatus,ExecMainExitTimestamp,StateChangeTimestamp,UnitFileState,Restart,RestartPreventExitStatus,SuccessExitStatus";
@@ -39,32 +43,30 @@ pub fn unit_name(bot_id: &str) -> String {
     format!("intelmq-bot@{bot_id}.service")
 }
 
-/// One systemd manager: the machine's or the daemon's user's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One systemd manager (the machine's or the daemon's user's), reached
+/// through the daemon's queue of `systemctl` calls.
+#[derive(Debug, Clone)]
 pub struct Systemctl {
     pub instance: SystemdInstance,
+    queue: SystemdQueue,
 }
 
 impl Systemctl {
-    pub fn new(instance: SystemdInstance) -> Systemctl {
-        Systemctl { instance }
+    pub fn new(instance: SystemdInstance, queue: &SystemdQueue) -> Systemctl {
+        Systemctl {
+            instance,
+            queue: queue.clone(),
+        }
     }
 
     /// How an operator would type the call, for messages.
     pub fn describe(&self, verb: &str, bot_id: &str) -> String {
-        match self.instance {
-            SystemdInstance::System => format!("systemctl {verb} {}", unit_name(bot_id)),
-            SystemdInstance::User => format!("systemctl --user {verb} {}", unit_name(bot_id)),
-        }
+        describe(self.instance, verb, &[bot_id.to_owned()])
     }
 
     /// Runs `verb` on the bot's unit and waits for systemd's job to finish.
     pub async fn unit_verb(&self, verb: &'static str, bot_id: &str) -> Result<(), SystemdError> {
-        let unit = unit_name(bot_id);
-        let described = self.describe(verb, bot_id);
-        self.run(vec![verb.to_owned(), unit], described)
-            .await
-            .map(|_| ())
+        self.queue.verb(self.instance, verb, bot_id).await
     }
 
     /// The state of each bot's unit, by bot id.
@@ -75,55 +77,69 @@ impl Systemctl {
         if bot_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut args = vec![
-            "show".to_owned(),
-            "--timestamp=unix".to_owned(),
-            "-p".to_owned(),
-            PROPERTIES.to_owned(),
-        ];
-        args.extend(bot_ids.iter().map(|id| unit_name(id)));
-        let text = self.run(args, "systemctl show".to_owned()).await?;
-        Ok(parse_show(&text)
-            .into_iter()
-            .filter_map(|unit| Some((unit.bot_id()?.to_owned(), unit)))
-            .collect())
+        self.queue.show(self.instance, bot_ids.to_vec()).await
     }
+}
 
-    async fn run(&self, args: Vec<String>, described: String) -> Result<String, SystemdError> {
-        let instance = self.instance;
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut command = Command::new("systemctl");
-            if instance == SystemdInstance::User {
-                command.arg("--user");
-            }
-            command
-                .args(["--no-ask-password", "--no-pager", "--quiet"])
-                .args(&args)
-                .stdin(Stdio::null())
-                // The daemon's own NOTIFY_SOCKET is not systemctl's business.
-                .env_remove("NOTIFY_SOCKET")
-                .output()
-        })
-        .await;
-        let output = match joined {
-            Ok(Ok(output)) => output,
-            Ok(Err(error)) => return Err(SystemdError::Spawn(error.to_string())),
-            Err(error) => return Err(SystemdError::Spawn(error.to_string())),
-        };
-        if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        Err(SystemdError::Failed {
-            command: described,
-            status: output.status.code().unwrap_or(-1),
-            stderr: if stderr.is_empty() {
-                "no message".to_owned()
-            } else {
-                stderr
-            },
-        })
+/// How an operator would type a call on the units of `bot_ids`.
+pub(crate) fn describe(instance: SystemdInstance, verb: &str, bot_ids: &[String]) -> String {
+    let units: Vec<String> = bot_ids.iter().map(|id| unit_name(id)).collect();
+    match instance {
+        SystemdInstance::System => format!("systemctl {verb} {}", units.join(" ")),
+        SystemdInstance::User => format!("systemctl --user {verb} {}", units.join(" ")),
     }
+}
+
+/// Runs `systemctl [--user] <args>` and returns its stdout.
+async fn run(
+    instance: SystemdInstance,
+    args: Vec<String>,
+    described: String,
+) -> Result<String, SystemdError> {
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut command = Command::new("systemctl");
+        if instance == SystemdInstance::User {
+            command.arg("--user");
+        }
+        command
+            .args(["--no-ask-password", "--no-pager"])
+            .args(&args)
+            .stdin(Stdio::null())
+            // The daemon's own NOTIFY_SOCKET is not systemctl's business.
+            .env_remove("NOTIFY_SOCKET")
+            .output()
+    })
+    .await;
+    let output = match joined {
+        Ok(Ok(output)) => output,
+        Ok(Err(error)) => return Err(SystemdError::Spawn(error.to_string())),
+        Err(error) => return Err(SystemdError::Spawn(error.to_string())),
+    };
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    Err(SystemdError::Failed {
+        command: described,
+        status: output.status.code().unwrap_or(-1),
+        stderr: if stderr.is_empty() {
+            "no message".to_owned()
+        } else {
+            stderr
+        },
+    })
+}
+
+/// `systemctl show`'s arguments for the units of `bot_ids`.
+fn show_args(bot_ids: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "show".to_owned(),
+        "--timestamp=unix".to_owned(),
+        "-p".to_owned(),
+        PROPERTIES.to_owned(),
+    ];
+    args.extend(bot_ids.iter().map(|id| unit_name(id)));
+    args
 }
 
 /// A unit as `systemctl show` described it.
@@ -463,15 +479,17 @@ UnitFileState=disabled
 
     #[test]
     fn describes_calls_as_an_operator_would_type_them() {
-        let system = Systemctl::new(SystemdInstance::System);
         assert_eq!(
-            system.describe("start", "a"),
+            describe(SystemdInstance::System, "start", &["a".to_owned()]),
             "systemctl start intelmq-bot@a.service"
         );
-        let user = Systemctl::new(SystemdInstance::User);
         assert_eq!(
-            user.describe("stop", "a"),
-            "systemctl --user stop intelmq-bot@a.service"
+            describe(
+                SystemdInstance::User,
+                "stop",
+                &["a".to_owned(), "b".to_owned()]
+            ),
+            "systemctl --user stop intelmq-bot@a.service intelmq-bot@b.service"
         );
     }
 }
