@@ -111,14 +111,20 @@ pub fn table_rows(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// runtime.conf as text.
+/// The runtime file (runtime.conf or runtime.yaml) as text.
 pub fn runtime_text(daemon: &Daemon) -> String {
-    std::fs::read_to_string(daemon.config_dir.join("runtime.conf")).expect("read runtime.conf")
+    daemon.read_runtime_conf_text()
 }
 
-/// `<config_dir>/runtime.conf.bak` as text, `None` when there is none.
+/// The runtime file's backup (`runtime.conf.bak` or `runtime.yaml.bak`) as
+/// text, `None` when there is none.
 pub fn runtime_backup_text(daemon: &Daemon) -> Option<String> {
-    std::fs::read_to_string(daemon.config_dir.join("runtime.conf.bak")).ok()
+    std::fs::read_to_string(
+        daemon
+            .config_dir
+            .join(format!("{}.bak", daemon.runtime_file())),
+    )
+    .ok()
 }
 
 /// The daemon's effective state, `<state_dir>/runtime.effective.json`.

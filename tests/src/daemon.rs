@@ -1,4 +1,32 @@
 //! The `Daemon` fixture: one intelmqd on its own temporary directories.
+//!
+//! Its configuration is written in the format of the test run
+//! ([`ConfigFormat::from_env`], `INTELMQD_TEST_CONFIG_FORMAT`): the spec's
+//! runtime.conf, defaults.conf and pipeline.conf, or one runtime.yaml with
+//! the defaults as its `global:` section. Tests speak of bots and defaults as
+//! JSON values ([`DaemonBuilder::runtime`], [`Daemon::write_runtime_conf`],
+//! [`Daemon::read_runtime_conf`], [`Daemon::write_defaults_conf`]) and name
+//! the runtime file through [`Daemon::runtime_file`], so that most tests run
+//! unchanged on either format.
+//!
+//! Format-specific tests, which run in their own format whatever the switch:
+//! - JSON always: tests given runtime.conf as text
+//!   ([`DaemonBuilder::runtime_text`], JSON text by definition) or of
+//!   defaults.conf and pipeline.conf as files ([`DaemonBuilder::format`]):
+//!   all of `onboot_and_membership.rs` (an IntelMQ-style runtime.conf edited
+//!   byte for byte), and in `configtest.rs` the JSON syntax error, the bad
+//!   defaults.conf and pipeline.conf tests and `json_configtest_has_valid_files_and_bots`.
+//!   The systemd unit tests (`systemd_units.rs`) and the launcher's tests
+//!   (`intelmqd/tests/launcher.rs`) have fixtures of their own on runtime.conf.
+//! - YAML always ([`DaemonBuilder::runtime_yaml`] or their own files):
+//!   `runtime_yaml.rs` (an operator's runtime.yaml with comments, kept by the
+//!   daemon's writes), `configtest.rs`'s YAML syntax error and bad `global:`,
+//!   and `intelmq_real.rs` (real IntelMQ 3 bots read runtime.yaml).
+//! - Both, each in the format's own words: the syntax errors of `config.rs`
+//!   and `watching.rs` ([`ConfigFormat::broken_runtime`]: file and line), and
+//!   every message naming the runtime file. `watching.rs`'s edit of
+//!   pipeline.conf is one of runtime.yaml on YAML, where pipeline.conf is
+//!   not read.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -15,49 +43,82 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
+use crate::config_format::{json_text, ConfigFormat};
 use crate::{bin, bin_dir, procfs, run_with_deadline, CtlOutput, TIMEOUT};
+
+/// What the runtime file of a [`DaemonBuilder`] holds.
+#[derive(Debug, Clone)]
+enum RuntimeSource {
+    /// Bots as a JSON value, written in the run's format.
+    Bots(Value),
+    /// runtime.conf's text as it is.
+    JsonText(String),
+    /// runtime.yaml's text as it is, `global:` included.
+    YamlText(String),
+    /// The run format's runtime file with a syntax error
+    /// ([`ConfigFormat::broken_runtime`]).
+    Broken,
+}
 
 /// How a [`Daemon`] is set up before it starts.
 #[derive(Debug, Clone)]
 pub struct DaemonBuilder {
-    runtime: String,
-    defaults: String,
+    runtime: RuntimeSource,
+    /// defaults.conf, or runtime.yaml's `global:`, bot user added.
+    defaults: Value,
     env: Vec<(OsString, OsString)>,
     path_prefix: Vec<PathBuf>,
-    /// IntelMQ 3.x's runtime.yaml, written instead of the JSON files.
-    runtime_yaml: Option<String>,
+    /// The format a test insists on; else the run's ([`ConfigFormat::from_env`]).
+    format: Option<ConfigFormat>,
 }
 
 impl Default for DaemonBuilder {
     fn default() -> Self {
         DaemonBuilder {
-            runtime: "{}\n".into(),
-            defaults: to_text(&as_test_user(json!({"process_manager": "pid"}))),
+            runtime: RuntimeSource::Bots(json!({})),
+            defaults: as_test_user(json!({"process_manager": "pid"})),
             env: Vec::new(),
             path_prefix: Vec::new(),
-            runtime_yaml: None,
+            format: None,
         }
     }
 }
 
 impl DaemonBuilder {
-    /// runtime.conf: bot id -> configuration (see [`crate::testbot`]).
+    /// runtime.conf: bot id -> configuration (see [`crate::testbot`]),
+    /// written in the run's format.
     pub fn runtime(mut self, runtime: Value) -> Self {
-        self.runtime = to_text(&runtime);
+        self.runtime = RuntimeSource::Bots(runtime);
         self
     }
 
-    /// runtime.conf as raw text, e.g. invalid JSON.
+    /// runtime.conf as raw text, e.g. invalid JSON. JSON text by definition:
+    /// the daemon then runs on the JSON files whatever the run's format.
     pub fn runtime_text(mut self, text: &str) -> Self {
-        self.runtime = text.to_string();
+        self.runtime = RuntimeSource::JsonText(text.to_string());
+        self.format(ConfigFormat::Json)
+    }
+
+    /// A runtime file with a syntax error in the run's format
+    /// ([`ConfigFormat::broken_runtime`] says what the daemon reports).
+    pub fn runtime_with_syntax_error(mut self) -> Self {
+        self.runtime = RuntimeSource::Broken;
         self
     }
 
-    /// defaults.conf (default: `{"process_manager": "pid"}`). When the tests
-    /// run as root, `"bot_user": "root"` is added unless the test sets it:
-    /// the daemon runs bots as root only when told so.
+    /// The format of the configuration files, whatever the run's, for the
+    /// tests of one format's files as such.
+    pub fn format(mut self, format: ConfigFormat) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// defaults.conf (default: `{"process_manager": "pid"}`), or the
+    /// `global:` section of runtime.yaml. When the tests run as root,
+    /// `"bot_user": "root"` is added unless the test sets it: the daemon runs
+    /// bots as root only when told so.
     pub fn defaults(mut self, defaults: Value) -> Self {
-        self.defaults = to_text(&as_test_user(defaults));
+        self.defaults = as_test_user(defaults);
         self
     }
 
@@ -75,12 +136,12 @@ impl DaemonBuilder {
     }
 
     /// runtime.yaml as raw text: the config dir then holds only this file (no
-    /// runtime.conf, defaults.conf or pipeline.conf), as with IntelMQ 3.x.
-    /// Its `global:` section is the test's to write, `bot_user` included (see
-    /// [`as_test_user`]).
+    /// runtime.conf, defaults.conf or pipeline.conf), as with IntelMQ 3.x,
+    /// whatever the run's format. Its `global:` section is the test's to
+    /// write, `bot_user` included (see [`as_test_user`]).
     pub fn runtime_yaml(mut self, text: &str) -> Self {
-        self.runtime_yaml = Some(text.to_string());
-        self
+        self.runtime = RuntimeSource::YamlText(text.to_string());
+        self.format(ConfigFormat::Yaml)
     }
 
     /// Creates the directories, writes the configuration, starts intelmqd and
@@ -93,6 +154,7 @@ impl DaemonBuilder {
             .tempdir_in("/tmp")
             .expect("a temporary directory under /tmp");
         let root = dir.path().to_path_buf();
+        let format = self.format.unwrap_or_else(ConfigFormat::from_env);
         let daemon = Daemon {
             config_dir: root.join("config"),
             state_dir: root.join("state"),
@@ -105,27 +167,39 @@ impl DaemonBuilder {
             seen_pids: Mutex::new(BTreeMap::new()),
             env: self.env,
             path_prefix: self.path_prefix,
+            format,
+            defaults: Mutex::new(self.defaults.clone()),
         };
         for dir in [&daemon.config_dir, &daemon.state_dir, &daemon.log_dir] {
             std::fs::create_dir(dir).expect("create a directory in the temporary directory");
         }
-        if let Some(yaml) = &self.runtime_yaml {
-            daemon.write_config_file("runtime.yaml", yaml);
-        } else {
-            daemon.write_runtime_conf_text(&self.runtime);
-            daemon.write_config_file("defaults.conf", &self.defaults);
-            daemon.write_config_file("pipeline.conf", "{}\n");
+        let files = match (&self.runtime, format) {
+            (RuntimeSource::Bots(bots), format) => format.files(bots, &self.defaults),
+            (RuntimeSource::Broken, format) => {
+                let mut files = format.files(&json!({}), &self.defaults);
+                files[0].1 = format.broken_runtime().text.to_string();
+                files
+            }
+            (RuntimeSource::JsonText(text), ConfigFormat::Json) => vec![
+                ("runtime.conf", text.clone()),
+                ("defaults.conf", json_text(&self.defaults)),
+                ("pipeline.conf", "{}\n".to_string()),
+            ],
+            (RuntimeSource::YamlText(text), ConfigFormat::Yaml) => {
+                vec![("runtime.yaml", text.clone())]
+            }
+            (source, format) => panic!(
+                "the runtime file {source:?} cannot be written in the {} format",
+                format.as_str()
+            ),
+        };
+        for (name, text) in files {
+            daemon.write_config_file(name, &text);
         }
         let mut daemon = daemon;
         daemon.spawn();
         daemon
     }
-}
-
-fn to_text(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).expect("JSON values serialise");
-    text.push('\n');
-    text
 }
 
 /// One intelmqd on a temporary directory. Dropping it kills the daemon and every
@@ -147,6 +221,11 @@ pub struct Daemon {
     env: Vec<(OsString, OsString)>,
     /// Directories put first on the daemon's `PATH`.
     path_prefix: Vec<PathBuf>,
+    /// The format of the configuration files.
+    format: ConfigFormat,
+    /// The defaults last written, for runtime.yaml's `global:` when the
+    /// file on disk has none to keep.
+    defaults: Mutex<Value>,
 }
 
 impl Daemon {
@@ -411,48 +490,105 @@ impl Daemon {
         std::fs::read_to_string(self.pid_file(bot_id)).ok()
     }
 
-    /// Replaces runtime.conf (atomically, as an editor saving it would).
-    pub fn write_runtime_conf(&self, runtime: &Value) {
-        self.write_runtime_conf_text(&to_text(runtime));
+    /// The format of the configuration files.
+    pub fn format(&self) -> ConfigFormat {
+        self.format
     }
 
-    /// Replaces runtime.conf with raw text, e.g. invalid JSON.
+    /// The name of the file that holds the bots (`runtime.conf` or
+    /// `runtime.yaml`), as the daemon names it in its messages.
+    pub fn runtime_file(&self) -> &'static str {
+        self.format.runtime_file()
+    }
+
+    /// Replaces the bots of the runtime file (atomically, as an editor saving
+    /// it would); runtime.yaml keeps its `global:` section.
+    pub fn write_runtime_conf(&self, runtime: &Value) {
+        self.write_runtime_file_text(&self.runtime_text_of(runtime));
+    }
+
+    /// The runtime file's text holding `runtime` in this daemon's format, as
+    /// [`Daemon::write_runtime_conf`] writes it.
+    pub fn runtime_text_of(&self, runtime: &Value) -> String {
+        self.format.runtime_text(runtime, &self.current_global())
+    }
+
+    /// runtime.yaml's `global:` on disk, else the defaults last written.
+    fn current_global(&self) -> Value {
+        let on_disk = std::fs::read_to_string(self.runtime_conf_path())
+            .ok()
+            .and_then(|text| self.format.parse_runtime(&text).ok())
+            .and_then(|(_, global)| global);
+        on_disk.unwrap_or_else(|| {
+            self.defaults
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+    }
+
+    /// Replaces runtime.conf with raw JSON text, e.g. invalid JSON; only for
+    /// a daemon on the JSON files ([`DaemonBuilder::runtime_text`] or
+    /// [`DaemonBuilder::format`]). See [`Daemon::write_runtime_file_text`]
+    /// for text in the daemon's format.
+    #[track_caller]
     pub fn write_runtime_conf_text(&self, text: &str) {
+        assert_eq!(
+            self.format,
+            ConfigFormat::Json,
+            "runtime.conf's JSON text for a daemon on runtime.yaml: force the JSON format or write \
+             the text of the daemon's format (write_runtime_file_text)"
+        );
         self.write_config_file("runtime.conf", text);
     }
 
+    /// Replaces the runtime file (runtime.conf or runtime.yaml) with raw
+    /// text in the daemon's format.
+    pub fn write_runtime_file_text(&self, text: &str) {
+        self.write_config_file(self.runtime_file(), text);
+    }
+
+    /// The bots of the runtime file as a JSON object (runtime.yaml without
+    /// its `global:`), read as the daemon reads it.
+    #[track_caller]
     pub fn read_runtime_conf(&self) -> Value {
-        let text = std::fs::read_to_string(self.config_dir.join("runtime.conf"))
-            .expect("read runtime.conf");
-        serde_json::from_str(&text).expect("runtime.conf is JSON")
+        let text = self.read_runtime_conf_text();
+        self.format
+            .parse_runtime(&text)
+            .map(|(bots, _)| bots)
+            .unwrap_or_else(|error| panic!("{error}\n{text}"))
     }
 
-    /// `<config_dir>/runtime.conf`.
+    /// `<config_dir>/runtime.conf`, or runtime.yaml for a daemon on it: the
+    /// file that holds the bots.
     pub fn runtime_conf_path(&self) -> PathBuf {
-        self.config_dir.join("runtime.conf")
+        self.config_dir.join(self.runtime_file())
     }
 
-    /// runtime.conf exactly as it is on disk.
+    /// The runtime file exactly as it is on disk.
     pub fn read_runtime_conf_text(&self) -> String {
-        std::fs::read_to_string(self.runtime_conf_path()).expect("read runtime.conf")
+        std::fs::read_to_string(self.runtime_conf_path())
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", self.runtime_file()))
     }
 
-    /// One bot's entry of runtime.conf as it is on disk (`None` when absent).
+    /// One bot's entry of the runtime file as it is on disk (`None` when
+    /// absent).
     pub fn runtime_entry(&self, bot_id: &str) -> Option<Value> {
         self.read_runtime_conf().get(bot_id).cloned()
     }
 
-    /// Rewrites runtime.conf in place (truncate and write the same inode), as
-    /// `echo ... > runtime.conf` or an editor without atomic saves would.
+    /// Rewrites the runtime file in place (truncate and write the same
+    /// inode), as `echo ... > runtime.conf` or an editor without atomic saves
+    /// would; `text` is in the daemon's format.
     pub fn write_runtime_conf_in_place(&self, text: &str) {
         let mut file = OpenOptions::new()
             .write(true)
             .truncate(true)
             .create(true)
             .open(self.runtime_conf_path())
-            .expect("open runtime.conf for writing");
+            .expect("open the runtime file for writing");
         file.write_all(text.as_bytes())
-            .expect("write runtime.conf in place");
+            .expect("write the runtime file in place");
     }
 
     /// `<config_dir>/runtime.yaml`.
@@ -528,9 +664,25 @@ impl Daemon {
         command
     }
 
-    /// Replaces defaults.conf (with `bot_user` as [`DaemonBuilder::defaults`]).
+    /// Replaces defaults.conf, or runtime.yaml's `global:` keeping its bots
+    /// (with `bot_user` as [`DaemonBuilder::defaults`]).
     pub fn write_defaults_conf(&self, defaults: &Value) {
-        self.write_config_file("defaults.conf", &to_text(&as_test_user(defaults.clone())));
+        self.write_defaults_exactly(&as_test_user(defaults.clone()));
+    }
+
+    /// Replaces defaults.conf, or runtime.yaml's `global:` keeping its bots,
+    /// with `defaults` exactly (no bot user added), for the tests of a root
+    /// daemon without `bot_user`.
+    pub fn write_defaults_exactly(&self, defaults: &Value) {
+        let defaults = defaults.clone();
+        *self.defaults.lock().unwrap_or_else(|e| e.into_inner()) = defaults.clone();
+        match self.format {
+            ConfigFormat::Json => self.write_config_file("defaults.conf", &json_text(&defaults)),
+            ConfigFormat::Yaml => {
+                let bots = self.read_runtime_conf();
+                self.write_runtime_file_text(&self.format.runtime_text(&bots, &defaults));
+            }
+        }
     }
 
     fn write_config_file(&self, name: &str, text: &str) {

@@ -370,8 +370,9 @@ pub struct FlaggedDaemon {
 }
 
 impl FlaggedDaemon {
-    /// Starts intelmqd with `extra` flags and `defaults` as defaults.conf
-    /// (bots run as root when the test is root, as in the shared fixture);
+    /// Starts intelmqd with `extra` flags and `runtime` as its bots, in the
+    /// run's format (bots run as root when the test is root, as in the
+    /// shared fixture);
     /// `Err` with its stderr when it exits or does not answer.
     pub fn start(extra: &[&str], runtime: &serde_json::Value) -> Result<FlaggedDaemon, String> {
         procfs::become_reaper_of_orphans();
@@ -393,13 +394,10 @@ impl FlaggedDaemon {
             std::fs::create_dir(d).expect("create a directory");
         }
         let defaults = crate::daemon::as_test_user(serde_json::json!({"process_manager": "pid"}));
-        std::fs::write(
-            daemon.config_dir.join("defaults.conf"),
-            defaults.to_string(),
-        )
-        .expect("write defaults.conf");
-        std::fs::write(daemon.config_dir.join("runtime.conf"), runtime.to_string())
-            .expect("write runtime.conf");
+        // In the run's format, as the shared fixture writes it.
+        for (name, text) in crate::ConfigFormat::from_env().files(runtime, &defaults) {
+            std::fs::write(daemon.config_dir.join(name), text).expect("write a config file");
+        }
         let mut path = OsString::from(bin_dir());
         if let Some(original) = std::env::var_os("PATH") {
             path.push(":");

@@ -1,8 +1,7 @@
 //! Helpers for the tests that run real IntelMQ 3.5 bots under intelmqd
 //! (`tests/intelmq_real.rs`): finding the venv that `.ci/intelmq-setup.sh`
 //! made, a redis-server of the test's own, and one description of the bots
-//! written both as the daemon's runtime.conf and as the runtime.yaml the bots
-//! read.
+//! written as the runtime.yaml that both the daemon and the bots read.
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -163,14 +162,16 @@ impl RealBot {
     }
 }
 
-/// Which files describe the bots to the daemon.
+/// Which files lie in the config dir.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigFiles {
-    /// runtime.conf for the daemon (the spec's format) and runtime.yaml for
-    /// the bots.
-    ConfAndYaml,
-    /// runtime.yaml alone, read by both.
+    /// runtime.yaml alone, read by the daemon and the bots.
     YamlOnly,
+    /// runtime.yaml, and beside it the runtime.conf and defaults.conf an
+    /// older installation left, which the daemon ignores (and says so): they
+    /// put every bot outside the botnet, so a daemon reading them would start
+    /// none of them.
+    YamlBesideStaleConf,
 }
 
 /// A test's IntelMQ installation: `INTELMQ_ROOT_DIR=<root>` with `<root>/etc`
@@ -245,13 +246,12 @@ impl Installation {
 
     /// Writes the configuration of `bots` with a redis on `redis_port` and
     /// the daemon's global settings `daemon_settings` (defaults.conf keys):
-    /// runtime.yaml (IntelMQ 3's format: a `global:` section with the broker
-    /// and logging settings, then the bots) always; with
-    /// [`ConfigFiles::ConfAndYaml`] also the daemon's runtime.conf and
-    /// defaults.conf (the global settings, as IntelMQ 2 kept them there),
-    /// with [`ConfigFiles::YamlOnly`] the daemon's settings go into
-    /// runtime.yaml's `global:` and the JSON files are removed. runtime.yaml
-    /// is written as JSON, which is YAML too.
+    /// runtime.yaml in IntelMQ 3's format, a `global:` section with the
+    /// broker and logging settings and the daemon's, then the bots with
+    /// IntelMQ's keys and the daemon's (`botnet`, `schedule_time`,
+    /// `restart`). runtime.yaml is written as JSON, which is YAML too. The
+    /// JSON files of the fixture are removed, or, with
+    /// [`ConfigFiles::YamlBesideStaleConf`], replaced by stale ones.
     pub fn write_config(
         &self,
         daemon: &Daemon,
@@ -278,15 +278,11 @@ impl Installation {
             "logging_path".into(),
             json!(daemon.log_dir.to_string_lossy()),
         );
-        let mut defaults = global.clone();
         if let Some(settings) = daemon_settings.as_object() {
-            defaults.extend(settings.clone());
+            global.extend(settings.clone());
         }
-        if files == ConfigFiles::YamlOnly {
-            global = defaults.clone();
-        }
-        yaml.insert("global".into(), Value::Object(global));
-        let mut conf = Map::new();
+        yaml.insert("global".into(), Value::Object(global.clone()));
+        let mut stale = Map::new();
         for bot in bots {
             let (run_mode, schedule_time) = match bot.mode {
                 Mode::Stream => ("continuous", None),
@@ -299,33 +295,34 @@ impl Installation {
                 "enabled": bot.botnet,
                 "parameters": bot.parameters,
             });
-            let mut daemon_entry = entry.clone();
             if let Some(schedule) = schedule_time {
-                daemon_entry["schedule_time"] = json!(schedule);
+                entry["schedule_time"] = json!(schedule);
             }
-            daemon_entry["botnet"] = json!(bot.botnet);
+            entry["botnet"] = json!(bot.botnet);
             if let Some(restart) = bot.restart {
-                daemon_entry["restart"] = json!(restart);
+                entry["restart"] = json!(restart);
             }
-            if files == ConfigFiles::YamlOnly {
-                entry = daemon_entry.clone();
-            }
+            let mut stale_entry = entry.clone();
+            stale_entry["botnet"] = json!(false);
+            stale_entry["enabled"] = json!(false);
+            stale.insert(bot.id.into(), stale_entry);
             yaml.insert(bot.id.into(), entry);
-            conf.insert(bot.id.into(), daemon_entry);
         }
         let yaml_text =
             serde_json::to_string_pretty(&Value::Object(yaml)).expect("JSON values serialise");
+        // runtime.yaml first: from then on the daemon reads it alone, and
+        // never sees a config dir without its bots.
         daemon.write_config_text("runtime.yaml", &format!("{yaml_text}\n"));
-        match files {
-            ConfigFiles::ConfAndYaml => {
-                daemon.write_defaults_conf(&Value::Object(defaults));
-                daemon.write_runtime_conf(&Value::Object(conf));
-            }
-            ConfigFiles::YamlOnly => {
-                for file in ["runtime.conf", "defaults.conf"] {
-                    let _ = std::fs::remove_file(daemon.config_dir.join(file));
-                }
-            }
+        for file in ["runtime.conf", "defaults.conf", "pipeline.conf"] {
+            let _ = std::fs::remove_file(daemon.config_dir.join(file));
+        }
+        if files == ConfigFiles::YamlBesideStaleConf {
+            let write = |name: &str, value: Value| {
+                let text = serde_json::to_string_pretty(&value).expect("JSON values serialise");
+                daemon.write_config_text(name, &format!("{text}\n"));
+            };
+            write("defaults.conf", Value::Object(global));
+            write("runtime.conf", Value::Object(stale));
         }
     }
 

@@ -18,6 +18,7 @@
 //! run `cargo build --workspace` before `cargo test -p intelmqd-tests`.
 
 pub mod botnet_helpers;
+pub mod config_format;
 mod ctl;
 mod daemon;
 pub mod fault_helpers;
@@ -33,6 +34,7 @@ pub mod systemd_daemon;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use config_format::ConfigFormat;
 pub use ctl::{run_with_deadline, CtlOutput};
 pub use daemon::{Connection, Daemon, DaemonBuilder};
 pub use procfs::{pid_alive, zombie_children};

@@ -33,9 +33,8 @@ fn an_invalid_bot_id_is_a_usage_error() {
 
 #[test]
 fn invalid_runtime_conf_at_start_is_reported_and_the_daemon_serves() {
-    let daemon = Daemon::builder()
-        .runtime_text("{\"bot\": {\"module\": \"intelmq-testbot\",\n")
-        .start();
+    let daemon = Daemon::builder().runtime_with_syntax_error().start();
+    let broken = daemon.format().broken_runtime();
     let reply: serde_json::Value =
         serde_json::from_str(&daemon.request(r#"{"v":1,"id":1,"command":"status"}"#))
             .expect("status answers with JSON");
@@ -44,12 +43,17 @@ fn invalid_runtime_conf_at_start_is_reported_and_the_daemon_serves() {
     assert!(matches!(out.code, Some(0 | 1)), "status answers: {out:?}");
     daemon.wait_until(
         TIMEOUT,
-        "intelmqd's stderr says that runtime.conf is not valid JSON",
+        &format!(
+            "intelmqd's stderr says that {} is {}",
+            daemon.runtime_file(),
+            broken.words
+        ),
         || {
-            daemon
-                .stderr()
-                .lines()
-                .any(|line| line.contains("runtime.conf") && line.contains("JSON"))
+            daemon.stderr().lines().any(|line| {
+                line.contains(daemon.runtime_file())
+                    && line.contains(broken.words)
+                    && line.contains(broken.line)
+            })
         },
     );
 }
@@ -59,13 +63,14 @@ fn invalid_runtime_conf_while_running_keeps_the_last_good_configuration() {
     let daemon = Daemon::start(json!({"bot": testbot(json!({}))}));
     assert_eq!(daemon.status_json("bot")["status"], "stopped");
     let stderr_before = daemon.stderr().len();
+    let broken = daemon.format().broken_runtime();
 
-    daemon.write_runtime_conf_text("{\"bot\": {\"module\": ");
+    daemon.write_runtime_file_text(broken.text);
     let out = daemon.ctl(&["start", "bot"]);
     out.expect_code(0);
     assert!(out.stdout.contains("bot is running."), "{out:?}");
     // The bot was started from the last good configuration. (The test bot
-    // itself then reads the broken runtime.conf for its parameters, logs that
+    // itself then reads the broken runtime file for its parameters, logs that
     // and exits with 2, as a real bot would fail: that is not the daemon's.)
     daemon.wait_until(TIMEOUT, "the started bot writes to its log", || {
         !daemon.log_of("bot").is_empty()
@@ -73,13 +78,19 @@ fn invalid_runtime_conf_while_running_keeps_the_last_good_configuration() {
 
     // The user sees why: the warning comes back with the answer, and the
     // daemon logs it.
+    let warning = format!("warning: {} is {}", daemon.runtime_file(), broken.words);
     assert!(
-        out.stdout.contains("warning: runtime.conf"),
-        "intelmqctl does not say that runtime.conf is invalid: {out:?}"
+        out.stdout.contains(&warning),
+        "intelmqctl does not say that {} is invalid: {out:?}",
+        daemon.runtime_file()
     );
     daemon.wait_until(
         TIMEOUT,
-        "intelmqd logs that runtime.conf is invalid",
-        || daemon.stderr()[stderr_before..].contains("runtime.conf"),
+        &format!("intelmqd logs that {} is invalid", daemon.runtime_file()),
+        || {
+            daemon.stderr()[stderr_before..]
+                .lines()
+                .any(|line| line.contains(daemon.runtime_file()) && line.contains(broken.words))
+        },
     );
 }

@@ -1,8 +1,12 @@
 //! `intelmqctl configtest` (alias `check`): each kind of bad file and bad bot
 //! with its message and exit code 1, a valid configuration with exit 0, one
 //! bot only, `--json`, and the `configtest` column of `status`.
+//!
+//! The tests of defaults.conf and pipeline.conf as files run on the JSON
+//! files whatever the run's format; their runtime.yaml counterparts (a syntax
+//! error, a `global:` that is not a mapping) run on runtime.yaml.
 
-use intelmqd_tests::{table_row, testbot, CtlOutput, Daemon, TIMEOUT};
+use intelmqd_tests::{table_row, testbot, ConfigFormat, CtlOutput, Daemon, TIMEOUT};
 use serde_json::{json, Value};
 
 /// Runs `configtest` and its alias `check` (same arguments); both must give
@@ -64,6 +68,15 @@ fn problems_of(reply: &Value, bot_id: &str) -> Vec<String> {
         .unwrap_or_else(|| panic!("no bot {bot_id} in {reply}"))
 }
 
+/// A daemon on the JSON files whatever the run's format, for the tests of
+/// defaults.conf and pipeline.conf as files.
+fn json_daemon(runtime: Value) -> Daemon {
+    Daemon::builder()
+        .format(ConfigFormat::Json)
+        .runtime(runtime)
+        .start()
+}
+
 /// A daemon with a valid bot `good` and `bad` configured as `entry`.
 fn with_bad_bot(entry: Value) -> Daemon {
     Daemon::start(json!({"good": testbot(json!({})), "bad": entry}))
@@ -80,11 +93,16 @@ fn testbot_with(key: &str, value: Value) -> Value {
 fn a_valid_configuration_passes() {
     let mut scheduled = testbot_with("run_mode", json!("scheduled"));
     scheduled["schedule_time"] = json!("*/5 * * * *");
-    let daemon = Daemon::start(json!({"stream": testbot(json!({})), "cron": scheduled}));
-    daemon.write_config_text(
-        "pipeline.conf",
-        "{\"stream\": {\"destination-queues\": [\"cron-queue\"]}}\n",
-    );
+    // The queues where the format keeps them: pipeline.conf, or the bot's
+    // parameters in runtime.yaml.
+    let stream = testbot(json!({"destination_queues": {"_default": ["cron-queue"]}}));
+    let daemon = Daemon::start(json!({"stream": stream, "cron": scheduled}));
+    if daemon.format() == ConfigFormat::Json {
+        daemon.write_config_text(
+            "pipeline.conf",
+            "{\"stream\": {\"destination-queues\": [\"cron-queue\"]}}\n",
+        );
+    }
     let out = configtest(&daemon, &[]);
     out.expect_code(0);
     assert!(
@@ -128,8 +146,58 @@ fn runtime_conf_with_a_json_syntax_error_names_file_line_and_column() {
 }
 
 #[test]
+fn runtime_yaml_with_a_syntax_error_names_file_line_and_column() {
+    let text = "bot:\n  module: intelmq-testbot\n  parameters: {note: [x}\n";
+    let daemon = Daemon::builder().runtime_yaml(text).start();
+    let (out, reply) = configtest_json(&daemon, &[]);
+    out.expect_code(1);
+    let file = reply["result"]["files"]
+        .as_array()
+        .and_then(|files| files.iter().find(|f| f["file"] == "runtime.yaml"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no runtime.yaml in {reply}"));
+    assert_eq!(file["valid"], false, "{reply}");
+    assert_eq!(file["line"], 3, "{reply}");
+    let column = file["column"].as_u64().unwrap_or_else(|| panic!("{reply}"));
+    assert!(column > 2, "a column inside the flow mapping: {reply}");
+
+    let out = configtest(&daemon, &[]);
+    assert_invalid(
+        &out,
+        &[
+            "runtime.yaml",
+            "yaml is bad",
+            &format!("line 3, column {column}"),
+        ],
+    );
+}
+
+#[test]
+fn a_global_section_that_is_not_a_mapping_is_bad() {
+    let text = "global:\n- pid\nbot:\n  module: intelmq-testbot\n";
+    let daemon = Daemon::builder().runtime_yaml(text).start();
+    let out = configtest(&daemon, &[]);
+    assert_invalid(
+        &out,
+        &["runtime.yaml", "yaml is bad", "global must be a mapping"],
+    );
+    let (out, reply) = configtest_json(&daemon, &[]);
+    out.expect_code(1);
+    let files: Vec<(&str, bool)> = reply["result"]["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| Some((f["file"].as_str()?, f["valid"].as_bool()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(files, vec![("runtime.yaml", false)], "{reply}");
+}
+
+#[test]
 fn defaults_conf_that_is_not_an_object_is_bad() {
-    let daemon = Daemon::start(json!({"bot": testbot(json!({}))}));
+    let daemon = json_daemon(json!({"bot": testbot(json!({}))}));
     daemon.write_config_text("defaults.conf", "[\"pid\"]\n");
     let out = configtest(&daemon, &[]);
     assert_invalid(
@@ -140,7 +208,7 @@ fn defaults_conf_that_is_not_an_object_is_bad() {
 
 #[test]
 fn a_pipeline_conf_entry_that_is_not_an_object_is_bad() {
-    let daemon = Daemon::start(json!({"bot": testbot(json!({}))}));
+    let daemon = json_daemon(json!({"bot": testbot(json!({}))}));
     daemon.write_config_text("pipeline.conf", "{\"bot\": [\"bot-queue\"]}\n");
     let out = configtest(&daemon, &[]);
     assert_invalid(&out, &["pipeline.conf", "json is bad", "\"bot\"", "object"]);
@@ -227,7 +295,7 @@ fn an_invalid_bot_id_in_runtime_conf_is_bad() {
 
 #[test]
 fn pipeline_conf_naming_an_unconfigured_bot_is_bad() {
-    let daemon = Daemon::start(json!({"bot": testbot(json!({}))}));
+    let daemon = json_daemon(json!({"bot": testbot(json!({}))}));
     daemon.write_config_text(
         "pipeline.conf",
         "{\"bot\": {\"destination-queues\": [\"ghost-queue\"]}, \"ghost\": {\"source-queue\": \"ghost-queue\"}}\n",
@@ -287,7 +355,7 @@ fn configtest_of_one_bot_checks_only_that_bot() {
 fn json_configtest_has_valid_files_and_bots() {
     let mut scheduled = testbot_with("run_mode", json!("scheduled"));
     scheduled["schedule_time"] = json!("61 0 * * *");
-    let daemon = Daemon::start(json!({"good": testbot(json!({})), "cron": scheduled}));
+    let daemon = json_daemon(json!({"good": testbot(json!({})), "cron": scheduled}));
     daemon.write_config_text("defaults.conf", "{\"stop_timeout\": \n");
 
     let (out, reply) = configtest_json(&daemon, &[]);

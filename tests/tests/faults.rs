@@ -1148,7 +1148,7 @@ fn a_full_config_dir_keeps_runtime_conf_byte_for_byte() {
     out.expect_code(1);
     let message = reply["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("runtime.conf") && message.contains("No space left on device"),
+        message.contains(daemon.runtime_file()) && message.contains("No space left on device"),
         "the error names the file and the reason: {message}"
     );
     assert_eq!(
@@ -1173,7 +1173,12 @@ fn a_full_config_dir_keeps_runtime_conf_byte_for_byte() {
         true
     );
     assert_eq!(
-        std::fs::read(daemon.config_dir.join("runtime.conf.bak")).expect("the backup"),
+        std::fs::read(
+            daemon
+                .config_dir
+                .join(format!("{}.bak", daemon.runtime_file()))
+        )
+        .expect("the backup"),
         before,
         "the backup holds runtime.conf as it was"
     );

@@ -15,14 +15,8 @@ use intelmqd_tests::{Daemon, TIMEOUT};
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// Whether the daemon reads runtime.yaml itself. Until it does, the daemon
-/// gets runtime.conf beside the runtime.yaml the bots read; set this to true
-/// once it does, and `real_pipeline_from_runtime_yaml_only` runs the pipeline
-/// again with runtime.yaml alone.
-const DAEMON_READS_RUNTIME_YAML: bool = false;
-
-/// defaults.conf for real bots: as root, bots run as `intelmq`, as IntelMQ
-/// itself insists.
+/// The daemon's global settings for real bots (runtime.yaml's `global:`):
+/// as root, bots run as `intelmq`, as IntelMQ itself insists.
 fn defaults() -> Value {
     if nix::unistd::Uid::effective().is_root() {
         json!({"process_manager": "pid", "stop_timeout": 5, "bot_user": "intelmq"})
@@ -112,24 +106,20 @@ fn pipeline(installation: &Installation) -> Vec<RealBot> {
     ]
 }
 
+/// runtime.yaml, with the runtime.conf and defaults.conf of an older
+/// installation beside it: the daemon reads runtime.yaml (the stale files put
+/// every bot outside the botnet) and says that runtime.conf is ignored.
 #[test]
 fn real_pipeline_delivers_filtered_events_and_stops_cleanly() {
     let Some(venv) = venv_or_skip("real_pipeline_delivers_filtered_events_and_stops_cleanly")
     else {
         return;
     };
-    run_pipeline(&venv, ConfigFiles::ConfAndYaml);
+    run_pipeline(&venv, ConfigFiles::YamlBesideStaleConf);
 }
 
 #[test]
 fn real_pipeline_from_runtime_yaml_only() {
-    if !DAEMON_READS_RUNTIME_YAML {
-        eprintln!(
-            "NOT RUN real_pipeline_from_runtime_yaml_only: the daemon does not read runtime.yaml yet (DAEMON_READS_RUNTIME_YAML in {})",
-            file!()
-        );
-        return;
-    }
     let Some(venv) = venv_or_skip("real_pipeline_from_runtime_yaml_only") else {
         return;
     };
@@ -141,6 +131,12 @@ fn run_pipeline(venv: &Path, files: ConfigFiles) {
     let (daemon, installation, redis) = (&setup.daemon, &setup.installation, &setup.redis);
     let bots = pipeline(installation);
     installation.write_config(daemon, &bots, redis.port, &defaults(), files);
+    let configtest = daemon.ctl(&["configtest"]);
+    assert_eq!(
+        configtest.all_output().contains("runtime.conf is ignored"),
+        files == ConfigFiles::YamlBesideStaleConf,
+        "configtest names a runtime.conf beside runtime.yaml, and only then:\n{configtest:?}"
+    );
 
     daemon.ctl(&["start"]).expect_code(0);
     for bot in &bots {
@@ -250,7 +246,7 @@ fn real_scheduled_collector_runs_at_its_ticks() {
         &[collector],
         redis.port,
         &defaults(),
-        ConfigFiles::ConfAndYaml,
+        ConfigFiles::YamlOnly,
     );
     daemon.ctl(&["start", "scheduled-collector"]).expect_code(0);
     installation.drop_csv(
@@ -319,7 +315,7 @@ fn real_bot_crash_shows_in_status() {
         &[broken],
         redis.port,
         &defaults(),
-        ConfigFiles::ConfAndYaml,
+        ConfigFiles::YamlOnly,
     );
     daemon.ctl(&["start", "broken-collector"]).expect_code(0);
 

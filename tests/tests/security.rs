@@ -300,7 +300,7 @@ fn an_unknown_socket_group_stops_the_daemon_at_start() {
 }
 
 /// Makes the fixture's config readable for a bot running as another user:
-/// the temporary root and the config dir 0755, runtime.conf 0644.
+/// the temporary root and the config dir 0755, the runtime file 0644.
 fn config_readable_by_everyone(daemon: &Daemon) {
     use intelmqd_tests::fault_helpers::chmod;
     chmod(daemon.root(), 0o755);
@@ -334,7 +334,7 @@ fn bots_run_as_the_configured_unprivileged_user() {
     assert!(env.contains(&"USER=nobody".to_string()), "{env:?}");
     assert!(
         !daemon.log_of("bot").contains("cannot read my parameters"),
-        "the bot read its runtime.conf"
+        "the bot read its runtime file"
     );
     daemon.wait_until(TIMEOUT, "the bot's child has started", || {
         logged_pid(&daemon.log_of("bot"), "child started").is_some()
@@ -381,7 +381,7 @@ fn without_bot_user_a_root_daemon_refuses_to_run_bots_when_intelmq_is_missing() 
     }
     let daemon = Daemon::start(json!({"bot": testbot(json!({}))}));
     // The fixture adds "bot_user": "root"; take it out again.
-    daemon.write_config_text("defaults.conf", "{\"process_manager\": \"pid\"}\n");
+    daemon.write_defaults_exactly(&json!({"process_manager": "pid"}));
     let out = daemon.ctl(&["--json", "start", "bot"]);
     out.expect_code(1);
     let message = out.json()["error"]["message"]
@@ -406,10 +406,8 @@ fn without_bot_user_a_root_daemon_runs_bots_as_intelmq() {
         .defaults(json!({"process_manager": "pid", "stop_timeout": 1}))
         .runtime(json!({"bot": testbot(json!({}))}))
         .start();
-    daemon.write_config_text(
-        "defaults.conf",
-        "{\"process_manager\": \"pid\", \"stop_timeout\": 1}\n",
-    );
+    // The fixture adds "bot_user": "root"; take it out again.
+    daemon.write_defaults_exactly(&json!({"process_manager": "pid", "stop_timeout": 1}));
     config_readable_by_everyone(&daemon);
     let pid = daemon.start_bot("bot");
     let uid = intelmq.uid.as_raw();

@@ -1,11 +1,11 @@
-//! The daemon watches its configuration directory: an edit of runtime.conf is
-//! seen within a second without any intelmqctl call (the daemon's log says
-//! so), a broken edit is reported and the last good configuration kept, and
-//! watching never acts on a bot.
+//! The daemon watches its configuration directory: an edit of the runtime
+//! file (runtime.conf or runtime.yaml) is seen within a second without any
+//! intelmqctl call (the daemon's log says so), a broken edit is reported and
+//! the last good configuration kept, and watching never acts on a bot.
 
 use std::time::{Duration, Instant};
 
-use intelmqd_tests::{pid_alive, table_row, testbot, Daemon, TIMEOUT};
+use intelmqd_tests::{pid_alive, table_row, testbot, ConfigFormat, Daemon, TIMEOUT};
 use serde_json::json;
 
 /// The daemon promises to see an edit within a second; twice that leaves
@@ -13,14 +13,13 @@ use serde_json::json;
 /// files when asked.
 const WATCH_DEADLINE: Duration = Duration::from_secs(2);
 
-fn runtime_text(bot_ids: &[&str]) -> String {
+/// The runtime file's text, in the daemon's format, with a test bot a bot id.
+fn runtime_text(daemon: &Daemon, bot_ids: &[&str]) -> String {
     let bots: serde_json::Map<String, serde_json::Value> = bot_ids
         .iter()
         .map(|id| (id.to_string(), testbot(json!({}))))
         .collect();
-    let mut text = serde_json::to_string_pretty(&bots).expect("JSON");
-    text.push('\n');
-    text
+    daemon.runtime_text_of(&serde_json::Value::Object(bots))
 }
 
 /// The bot ids `intelmqctl list` shows.
@@ -36,11 +35,12 @@ fn listed(daemon: &Daemon) -> Vec<String> {
 }
 
 /// Waits, without asking the daemon anything, until it logs that it read
-/// runtime.conf after `mark`; returns how long that took.
+/// the runtime file after `mark`; returns how long that took.
 #[track_caller]
 fn wait_for_runtime_read(daemon: &Daemon, mark: usize) -> Duration {
     let start = Instant::now();
-    daemon.wait_for_stderr(mark, WATCH_DEADLINE, &["runtime.conf read"]);
+    let read = format!("{} read", daemon.runtime_file());
+    daemon.wait_for_stderr(mark, WATCH_DEADLINE, &[&read]);
     start.elapsed()
 }
 
@@ -48,14 +48,13 @@ fn wait_for_runtime_read(daemon: &Daemon, mark: usize) -> Duration {
 fn a_rename_over_is_seen_without_a_command() {
     let daemon = Daemon::start(json!({"old": testbot(json!({}))}));
     let mark = daemon.stderr_mark();
-    let config = &daemon.config_dir;
-    std::fs::write(
-        config.join("runtime.conf.tmp"),
-        runtime_text(&["old", "new"]),
-    )
-    .expect("write runtime.conf.tmp");
-    std::fs::rename(config.join("runtime.conf.tmp"), config.join("runtime.conf"))
-        .expect("rename it over runtime.conf");
+    let temporary = daemon
+        .config_dir
+        .join(format!("{}.tmp", daemon.runtime_file()));
+    std::fs::write(&temporary, runtime_text(&daemon, &["old", "new"]))
+        .expect("write the temporary file");
+    std::fs::rename(&temporary, daemon.runtime_conf_path())
+        .expect("rename it over the runtime file");
     wait_for_runtime_read(&daemon, mark);
     assert_eq!(listed(&daemon), vec!["new", "old"]);
 }
@@ -67,7 +66,7 @@ fn an_in_place_write_is_seen_without_a_command() {
         .map(|meta| std::os::unix::fs::MetadataExt::ino(&meta))
         .expect("stat runtime.conf");
     let mark = daemon.stderr_mark();
-    daemon.write_runtime_conf_in_place(&runtime_text(&["old", "new"]));
+    daemon.write_runtime_conf_in_place(&runtime_text(&daemon, &["old", "new"]));
     wait_for_runtime_read(&daemon, mark);
     assert_eq!(
         std::fs::metadata(daemon.runtime_conf_path())
@@ -82,13 +81,15 @@ fn an_in_place_write_is_seen_without_a_command() {
 #[test]
 fn a_delete_and_a_new_write_are_seen_without_a_command() {
     let daemon = Daemon::start(json!({"old": testbot(json!({}))}));
+    let text = runtime_text(&daemon, &["new"]);
     let mark = daemon.stderr_mark();
-    std::fs::remove_file(daemon.runtime_conf_path()).expect("delete runtime.conf");
+    std::fs::remove_file(daemon.runtime_conf_path()).expect("delete the runtime file");
+    // Without runtime.yaml the daemon looks for the JSON files: runtime.conf
+    // is then the file missing, in either format.
     daemon.wait_for_stderr(mark, WATCH_DEADLINE, &["runtime.conf does not exist"]);
 
     let mark = daemon.stderr_mark();
-    std::fs::write(daemon.runtime_conf_path(), runtime_text(&["new"]))
-        .expect("write runtime.conf again");
+    std::fs::write(daemon.runtime_conf_path(), text).expect("write the runtime file again");
     wait_for_runtime_read(&daemon, mark);
     assert_eq!(listed(&daemon), vec!["new"]);
 }
@@ -96,11 +97,13 @@ fn a_delete_and_a_new_write_are_seen_without_a_command() {
 #[test]
 fn a_broken_edit_is_logged_and_the_last_good_configuration_is_kept() {
     let daemon = Daemon::start(json!({"bot": testbot(json!({})), "other": testbot(json!({}))}));
+    let broken = daemon.format().broken_runtime();
+    let good_text = runtime_text(&daemon, &["bot", "third"]);
     let mark = daemon.stderr_mark();
-    daemon.write_runtime_conf_text("{\"bot\": {\"module\": \"intelmq-testbot\",\n");
-    let line = daemon.wait_for_stderr(mark, WATCH_DEADLINE, &["runtime.conf", "not valid JSON"]);
+    daemon.write_runtime_file_text(broken.text);
+    let line = daemon.wait_for_stderr(mark, WATCH_DEADLINE, &[daemon.runtime_file(), broken.words]);
     assert!(line.contains("ERROR"), "logged as an error: {line}");
-    assert!(line.contains("line 2"), "the line is named: {line}");
+    assert!(line.contains(broken.line), "the line is named: {line}");
     assert!(
         line.contains("keeping the last good configuration"),
         "{line}"
@@ -111,9 +114,9 @@ fn a_broken_edit_is_logged_and_the_last_good_configuration_is_kept() {
     let out = daemon.ctl(&["start", "other"]);
     out.expect_code(0);
     assert!(out.stdout.contains("other is running."), "{out:?}");
+    let warning = format!("warning: {} is {}", daemon.runtime_file(), broken.words);
     assert!(
-        out.stdout
-            .contains("warning: runtime.conf is not valid JSON"),
+        out.stdout.contains(&warning),
         "the answer says why the old configuration is used: {out:?}"
     );
     // (The test bot then reads the broken file for its parameters and exits
@@ -124,7 +127,7 @@ fn a_broken_edit_is_logged_and_the_last_good_configuration_is_kept() {
 
     // A good edit is taken again.
     let mark = daemon.stderr_mark();
-    daemon.write_runtime_conf_text(&runtime_text(&["bot", "third"]));
+    daemon.write_runtime_file_text(&good_text);
     wait_for_runtime_read(&daemon, mark);
     assert_eq!(listed(&daemon), vec!["bot", "third"]);
 }
@@ -135,22 +138,35 @@ fn watching_never_acts_on_a_bot() {
     let pid = daemon.start_bot("bot");
 
     let mark = daemon.stderr_mark();
-    let without_bot = runtime_text(&["other"]);
-    daemon.write_runtime_conf_text(&without_bot);
+    let without_bot = runtime_text(&daemon, &["other"]);
+    daemon.write_runtime_file_text(&without_bot);
     let line = daemon.wait_for_stderr(mark, WATCH_DEADLINE, &["bot is running (unstable)"]);
     assert!(line.contains("intelmqctl stop bot"), "{line}");
 
     // Another edit after it, seen too: by now the daemon has handled the
-    // removal, and still nothing was done to the bot or to runtime.conf.
+    // removal, and still nothing was done to the bot or to the runtime file.
+    // (pipeline.conf where the daemon reads it; else the runtime file once
+    // more, with the same bots in another layout.)
     let mark = daemon.stderr_mark();
-    daemon.write_config_text("pipeline.conf", "{\"other\": {}}\n");
-    daemon.wait_for_stderr(mark, WATCH_DEADLINE, &["pipeline.conf read"]);
+    let without_bot = match daemon.format() {
+        ConfigFormat::Json => {
+            daemon.write_config_text("pipeline.conf", "{\"other\": {}}\n");
+            daemon.wait_for_stderr(mark, WATCH_DEADLINE, &["pipeline.conf read"]);
+            without_bot
+        }
+        ConfigFormat::Yaml => {
+            let edited = format!("# edited\n{without_bot}");
+            daemon.write_runtime_file_text(&edited);
+            wait_for_runtime_read(&daemon, mark);
+            edited
+        }
+    };
     assert!(pid_alive(pid), "the removed bot was stopped");
     assert_eq!(daemon.bot_processes(), vec![pid]);
     assert_eq!(
         daemon.read_runtime_conf_text(),
         without_bot,
-        "the daemon wrote runtime.conf without a command"
+        "the daemon wrote the runtime file without a command"
     );
     assert!(
         !daemon.log_of("bot").contains("received"),

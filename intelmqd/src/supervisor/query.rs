@@ -368,7 +368,9 @@ impl Supervisor {
 
 fn file_check(file: &str, error: Option<&FileError>) -> FileCheck {
     let (line, column) = match error {
-        Some(FileError::Syntax { line, column, .. }) => (Some(*line), Some(*column)),
+        Some(
+            FileError::Syntax { line, column, .. } | FileError::YamlSyntax { line, column, .. },
+        ) => (Some(*line), Some(*column)),
         _ => (None, None),
     };
     FileCheck {

@@ -1,9 +1,11 @@
 //! A fake IntelMQ bot for the integration tests.
 //!
 //! Run as `intelmq-testbot <bot_id>`, the way intelmqd runs `<module> <bot_id>`.
-//! It reads its parameters from `$INTELMQ_CONFIG_DIR/runtime.conf`, key
-//! `[bot_id].parameters` (a missing file or entry means the defaults; a file that
-//! does not parse is logged and the bot exits with code 2):
+//! It reads its parameters from `$INTELMQ_CONFIG_DIR/runtime.conf`, or from
+//! `runtime.yaml` where the config dir holds one (read by intelmqd's own
+//! loader, as the daemon reads it), key `[bot_id].parameters` (a missing file
+//! or entry means the defaults; a file that does not parse is logged and the
+//! bot exits with code 2):
 //!
 //! | parameter        | meaning                                                    |
 //! |------------------|------------------------------------------------------------|
@@ -25,6 +27,7 @@ use std::process::Command;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use intelmqd::config::layout::Layout;
 use serde_json::Value;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -55,23 +58,20 @@ struct Params {
 }
 
 impl Params {
-    /// Reads `[bot_id].parameters` of `runtime.conf`; `Ok(default)` when the
-    /// file, the bot or its parameters are missing.
+    /// Reads `[bot_id].parameters` of runtime.conf or runtime.yaml (as the
+    /// daemon chooses); `Ok(default)` when the file, the bot or its
+    /// parameters are missing.
     fn load(bot_id: &str) -> Result<Params, String> {
         let Some(dir) = std::env::var_os("INTELMQ_CONFIG_DIR") else {
             return Ok(Params::default());
         };
-        let path = PathBuf::from(dir).join("runtime.conf");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Params::default())
-            }
-            Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
-        };
-        let config: Value = serde_json::from_str(&text)
-            .map_err(|error| format!("{} is not valid JSON: {error}", path.display()))?;
-        match config.get(bot_id).and_then(|bot| bot.get("parameters")) {
+        let dir = PathBuf::from(dir);
+        let file = Layout::detect(&dir).runtime_file();
+        if !dir.join(file).exists() {
+            return Ok(Params::default());
+        }
+        let (_, bots) = intelmqd::config::read_bots(&dir).map_err(|error| error.to_string())?;
+        match bots.get(bot_id).and_then(|bot| bot.raw.get("parameters")) {
             None | Some(Value::Null) => Ok(Params::default()),
             Some(parameters) => Params::from_json(parameters),
         }

@@ -105,6 +105,19 @@ pub fn parse_runtime_yaml(text: &str) -> Result<RuntimeYaml, FileError> {
     })
 }
 
+/// `document` as a whole runtime.yaml in block style, indented by two
+/// columns as IntelMQ writes it; an empty mapping is `{}`. For tools and
+/// tests that write a configuration from scratch (the daemon itself edits
+/// the operator's text instead, see [`edit`]).
+pub fn emit_document(document: &Map<String, Value>) -> String {
+    let mut text = String::new();
+    emit::block(&Value::Object(document.clone()), 0, 2, &mut text);
+    if text.is_empty() {
+        text.push_str("{}\n");
+    }
+    text
+}
+
 /// A value's kind in YAML's words, for messages about runtime.yaml.
 fn yaml_type_name(value: &Value) -> &'static str {
     match value {

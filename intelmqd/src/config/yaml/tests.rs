@@ -394,3 +394,35 @@ b-bot:
     let removed = remove_member(text, &["a-bot"]).unwrap();
     assert_eq!(removed.text, "b-bot:\n  module: n\n");
 }
+
+#[test]
+fn a_whole_document_is_emitted_in_block_style_and_reads_back() {
+    let document = json!({
+        "global": {"process_manager": "pid", "stop_timeout": 1.5},
+        "bot": {
+            "module": "intelmq-testbot",
+            "enabled": true,
+            "parameters": {
+                "destination_queues": {"_default": ["a-queue", "b queue"]},
+                "note": "yes",
+                "empty": {},
+            },
+        },
+    });
+    let map = document.as_object().cloned().unwrap();
+    let text = emit_document(&map);
+    assert!(
+        text.starts_with("global:\n  process_manager: pid\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("      _default:\n      - a-queue\n"),
+        "{text}"
+    );
+    assert!(text.contains("    note: \"yes\"\n"), "{text}");
+    assert_eq!(Value::Object(parse_document(&text).unwrap()), document);
+    assert_eq!(emit_document(&Map::new()), "{}\n");
+    assert!(parse_document(&emit_document(&Map::new()))
+        .unwrap()
+        .is_empty());
+}
