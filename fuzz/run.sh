@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(protocol_decode runtime_conf defaults_conf pipeline_conf cron config_edit)
+    targets=(protocol_decode runtime_conf runtime_yaml defaults_conf pipeline_conf cron config_edit)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
