@@ -47,6 +47,7 @@ fn kind(error: &EditError) -> Option<Expect> {
         EditError::MissingParent { .. } => Expect::MissingParent,
         EditError::NotFound { .. } => Expect::NotFound,
         EditError::Unverified { .. } => return None,
+        EditError::NotYaml { message } => panic!("an edit of JSON text failed as YAML: {message}"),
     })
 }
 

@@ -8,6 +8,9 @@ use serde_json::Value;
 
 use super::resolve;
 
+/// The longest key written as `key:`; YAML's limit is 1024 characters.
+const MAX_IMPLICIT_KEY: usize = 1000;
+
 /// `value` as the block of a mapping key or sequence item at `indent`
 /// columns: scalars and empty collections inline (` true`, ` {}`), others
 /// on the following lines. `unit` is the indentation step.
@@ -35,8 +38,18 @@ pub(super) fn block(value: &Value, indent: usize, unit: usize, out: &mut String)
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (key, member) in map {
+                let key = string(key);
                 out.push_str(&pad);
-                out.push_str(&string(key));
+                if key.chars().count() > MAX_IMPLICIT_KEY {
+                    // YAML reads a key written `key:` only up to 1024
+                    // characters; a longer one needs the explicit form.
+                    out.push_str("? ");
+                    out.push_str(&key);
+                    out.push('\n');
+                    out.push_str(&pad);
+                } else {
+                    out.push_str(&key);
+                }
                 out.push(':');
                 after_key(member, indent, unit, out);
             }

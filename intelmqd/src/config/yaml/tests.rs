@@ -426,3 +426,17 @@ fn a_whole_document_is_emitted_in_block_style_and_reads_back() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_key_longer_than_yaml_allows_after_a_plain_colon_is_written_explicitly() {
+    let long = "k".repeat(1500);
+    let mut document = Map::new();
+    let mut entry = Map::new();
+    entry.insert(long.clone(), Value::String("v".into()));
+    entry.insert("module".into(), Value::String("m".into()));
+    document.insert("bot".into(), Value::Object(entry.clone()));
+    document.insert(long.clone(), Value::Object(entry));
+    let text = emit_document(&document);
+    assert!(text.contains(&format!("? {long}\n")), "{text}");
+    assert_eq!(parse_document(&text).expect("reads back"), document);
+}
