@@ -298,6 +298,20 @@ def floors(tools, tmp, n_list, args):
 
 # ---------------------------------------------------------------- intelmqd
 
+def wait_ready(daemon, sock, logfile):
+    """Waits until intelmqd answers `hello` (at most 20 s)."""
+    deadline = time.time() + 20
+    while True:
+        try:
+            if request(sock, {"v": 1, "id": 1, "command": "hello"}, timeout=5)["ok"]:
+                return
+        except (OSError, ValueError):
+            pass
+        if time.time() > deadline or daemon.poll() is not None:
+            raise RuntimeError("intelmqd did not become ready; see " + logfile)
+        time.sleep(0.02)
+
+
 def request(sock_path, req, timeout=60):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -340,16 +354,7 @@ def bench_ours(tools, tmp, n, args):
     daemon = start_daemon([tools["intelmqd"], "--config-dir", cfg, "--state-dir", state,
                            "--log-dir", logd, "--socket", sock], os.path.join(d, "intelmqd.log"), env)
     CLEANUPS.append(lambda: run(ctl + ["stop"], check=False, timeout=120) if daemon.poll() is None else None)
-    deadline = time.time() + 20
-    while True:
-        try:
-            if request(sock, {"v": 1, "id": 1, "command": "hello"}, timeout=5)["ok"]:
-                break
-        except (OSError, ValueError):
-            pass
-        if time.time() > deadline or daemon.poll() is not None:
-            raise RuntimeError("intelmqd did not become ready; see " + os.path.join(d, "intelmqd.log"))
-        time.sleep(0.02)
+    wait_ready(daemon, sock, os.path.join(d, "intelmqd.log"))
     res = {"daemon_pid": daemon.pid, "memory_before_start": memory(daemon.pid)}
 
     # 1. botnet start until every bot runs

@@ -400,16 +400,7 @@ def bench_intelmqd(mode, tools, tmp, n, args, manager):
                            "--log-dir", logd, "--socket", sock], os.path.join(d, "intelmqd.log"), env)
     bench.CLEANUPS.append(lambda: run(ctl + ["stop"], check=False, env=env, timeout=300)
                           if daemon.poll() is None else None)
-    deadline = time.time() + 20
-    while True:
-        try:
-            if request(sock, {"v": 1, "id": 1, "command": "hello"}, timeout=5)["ok"]:
-                break
-        except (OSError, ValueError):
-            pass
-        if time.time() > deadline or daemon.poll() is not None:
-            raise RuntimeError("intelmqd did not become ready; see " + os.path.join(d, "intelmqd.log"))
-        time.sleep(0.02)
+    bench.wait_ready(daemon, sock, os.path.join(d, "intelmqd.log"))
     res = {"daemon_pid": daemon.pid, "memory_before_start": memory(daemon.pid)}
     starts, stops = [], []
     bt = tools["benchtool"]

@@ -13,6 +13,7 @@ use crate::backend::{Backend, ManagedBot};
 use crate::bot::ActionReport;
 use crate::config::{BotConfig, ReloadMode, RunMode};
 use crate::plan::{BotPlan, Effect, Op, Step};
+use crate::say::logged;
 use crate::systemd::UnitState;
 use crate::writer::ConfigWriter;
 use crate::{launch, Paths};
@@ -293,16 +294,4 @@ fn launch_of(context: &Context, config: &BotConfig) -> Result<crate::process::La
 fn refused(error: ErrorBody) -> ActionReport {
     tracing::warn!("{}", error.message);
     ActionReport::failed(Vec::new(), error.kind, error.message)
-}
-
-/// Writes a message for the operator to the daemon's log too: every message
-/// the spec says to "log" reaches both the client and the log.
-fn logged(message: Message) -> Message {
-    let bot_id = message.bot_id.as_deref().unwrap_or("-");
-    match message.level {
-        Level::Info => tracing::info!(bot_id, "{}", message.text),
-        Level::Warning => tracing::warn!(bot_id, "{}", message.text),
-        Level::Error => tracing::error!(bot_id, "{}", message.text),
-    }
-    message
 }

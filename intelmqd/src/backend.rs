@@ -98,12 +98,7 @@ impl SystemdBot {
     }
 
     fn say(&self, level: Level, text: String) -> Message {
-        match level {
-            Level::Info => tracing::info!(bot_id = %self.bot_id, "{text}"),
-            Level::Warning => tracing::warn!(bot_id = %self.bot_id, "{text}"),
-            Level::Error => tracing::error!(bot_id = %self.bot_id, "{text}"),
-        }
-        Message::new(level, Some(&self.bot_id), text)
+        crate::say::say(level, &self.bot_id, text)
     }
 
     /// Runs `verb` on the unit, then reads the unit's state back.

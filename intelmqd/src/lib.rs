@@ -28,6 +28,7 @@ pub mod pidfile;
 pub mod plan;
 pub mod process;
 pub mod reconcile;
+pub mod say;
 pub mod status;
 pub mod supervisor;
 pub mod systemd;

@@ -104,6 +104,21 @@ fn status_word(bot: &BotStatus) -> BotWord {
     }
 }
 
+/// `running`, as a start or reload asks; else `stopped`, which it did not.
+fn running_as_asked(status: RunStatus) -> BotWord {
+    if is_running(status) {
+        BotWord {
+            word: RUNNING,
+            ok: true,
+        }
+    } else {
+        BotWord {
+            word: STOPPED,
+            ok: false,
+        }
+    }
+}
+
 fn start_one(daemon: &Daemon<'_>, bot_id: &str) -> Result<BotWord, Failure> {
     let row = action_row(
         daemon,
@@ -115,17 +130,7 @@ fn start_one(daemon: &Daemon<'_>, bot_id: &str) -> Result<BotWord, Failure> {
         },
     )?;
     // IntelMQ starts a bot asked for by name also when it is disabled.
-    Ok(if is_running(row.status) {
-        BotWord {
-            word: RUNNING,
-            ok: true,
-        }
-    } else {
-        BotWord {
-            word: STOPPED,
-            ok: false,
-        }
-    })
+    Ok(running_as_asked(row.status))
 }
 
 fn stop_one(daemon: &Daemon<'_>, bot_id: &str) -> Result<BotWord, Failure> {
@@ -168,17 +173,7 @@ fn reload_one(daemon: &Daemon<'_>, bot_id: &str) -> Result<BotWord, Failure> {
             select: Selection::default(),
         },
     )?;
-    Ok(if is_running(row.status) {
-        BotWord {
-            word: RUNNING,
-            ok: true,
-        }
-    } else {
-        BotWord {
-            word: STOPPED,
-            ok: false,
-        }
-    })
+    Ok(running_as_asked(row.status))
 }
 
 /// IntelMQ's restart of one bot: stop, and only if that worked, start;

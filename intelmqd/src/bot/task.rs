@@ -162,12 +162,7 @@ impl BotTask {
     }
 
     fn say(&self, level: Level, text: String) -> Message {
-        match level {
-            Level::Info => tracing::info!(bot_id = %self.bot_id, "{text}"),
-            Level::Warning => tracing::warn!(bot_id = %self.bot_id, "{text}"),
-            Level::Error => tracing::error!(bot_id = %self.bot_id, "{text}"),
-        }
-        Message::new(level, Some(&self.bot_id), text)
+        crate::say::say(level, &self.bot_id, text)
     }
 
     /// Logs that a process of the bot started, and tells the subscribers.

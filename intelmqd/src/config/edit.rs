@@ -214,7 +214,8 @@ fn check(result: &str, expected: &Value) -> Result<(), EditError> {
 // ---------------------------------------------------------------------------
 // Text edits.
 
-fn splice(text: &str, start: usize, end: usize, replacement: &str) -> String {
+/// `text` with the bytes `start..end` replaced.
+pub(crate) fn splice(text: &str, start: usize, end: usize, replacement: &str) -> String {
     let mut result = String::with_capacity(text.len() + replacement.len());
     result.push_str(&text[..start]);
     result.push_str(replacement);

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::emit;
 use super::tree::{self, Node, Shape};
-use crate::config::edit::{parent_of, EditError, KeyPath};
+use crate::config::edit::{parent_of, splice, EditError, KeyPath};
 
 /// An edit's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,14 +207,6 @@ fn append(text: &str, at: usize, entry: &str) -> String {
     let needs_newline = at == text.len() && !text.is_empty() && !text.ends_with('\n');
     let separator = if needs_newline { "\n" } else { "" };
     splice(text, at, at, &format!("{separator}{entry}"))
-}
-
-fn splice(text: &str, start: usize, end: usize, replacement: &str) -> String {
-    let mut result = String::with_capacity(text.len() + replacement.len());
-    result.push_str(&text[..start]);
-    result.push_str(replacement);
-    result.push_str(&text[end..]);
-    result
 }
 
 /// The file's indentation step: how far the first nested block mapping's
