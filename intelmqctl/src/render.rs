@@ -9,8 +9,8 @@ use std::ffi::OsStr;
 use comfy_table::{presets, Cell, Color, Table};
 use intelmqd_proto::Level;
 use intelmqd_proto::{
-    ActionRow, BotStatus, Command, ConfigTest, Event, ListRow, Message, Outcome, Response,
-    RunState, RunStatus, ScheduleInfo,
+    ActionRow, BotStatus, Command, ConfigTest, Event, ListRow, Message, Outcome, ReloadInfo,
+    Response, RunState, RunStatus, ScheduleInfo,
 };
 
 use crate::client::ClientError;
@@ -360,6 +360,9 @@ pub fn status(bots: &[BotStatus], log_of: Option<&str>, log: &[String], style: S
         if let (true, Some(schedule)) = (bot.run_mode == "scheduled", &bot.schedule) {
             out.push_str(&format!("{}: {}\n", bot.bot_id, runs(schedule)));
         }
+        if let Some(reload) = &bot.reload {
+            out.push_str(&format!("{}: {}\n", bot.bot_id, reloaded(reload)));
+        }
         if bot.restarts > 0 {
             let times = if bot.restarts == 1 { "time" } else { "times" };
             out.push_str(&format!(
@@ -384,6 +387,16 @@ pub fn status(bots: &[BotStatus], log_of: Option<&str>, log: &[String], style: S
 }
 
 /// `next run <time>; last run <start> took <x> s, <how it ended>`, in local time.
+/// A running bot's last reload, and whether it is known to be applied.
+pub fn reloaded(reload: &ReloadInfo) -> String {
+    let at = local_time(reload.at.saturating_mul(1000));
+    if reload.applied {
+        format!("reload: restarted {at}, with its configuration as it was then")
+    } else {
+        format!("reload: SIGHUP sent {at}; not known whether the bot re-read its configuration (\"reload\": \"restart\" restarts it instead)")
+    }
+}
+
 pub fn runs(schedule: &ScheduleInfo) -> String {
     let next = match schedule.next_run {
         Some(at) => format!("next run {}", local_time(at * 1000)),
@@ -984,6 +997,29 @@ mod tests {
         scheduled.pid = None;
         scheduled.schedule = Some(schedule);
         scheduled
+    }
+
+    #[test]
+    fn a_reload_by_signal_is_never_shown_as_applied() {
+        let mut signalled = bot("hup", RunStatus::Running);
+        signalled.reload = Some(ReloadInfo {
+            mode: "signal".into(),
+            at: 1_796_403_210,
+            applied: false,
+        });
+        let mut restarted = bot("re", RunStatus::Running);
+        restarted.reload = Some(ReloadInfo {
+            mode: "restart".into(),
+            at: 1_796_403_210,
+            applied: true,
+        });
+        let out = status(&[signalled, restarted], None, &[], PLAIN);
+        assert!(
+            out.contains("hup: reload: SIGHUP sent ")
+                && out.contains("not known whether the bot re-read"),
+            "{out}"
+        );
+        assert!(out.contains("re: reload: restarted "), "{out}");
     }
 
     #[test]
