@@ -1,8 +1,9 @@
 //! The daemon's way to systemd, for the systemd process manager: `systemctl`
 //! run for one verb on one bot's unit (`intelmq-bot@<bot_id>.service`, the
 //! template of `contrib/systemd`), and the state of many units read at once
-//! from `systemctl show`'s properties (ActiveState, SubState, MainPID,
-//! NRestarts, ...), never from its human text.
+//! from their properties (ActiveState, SubState, MainPID, NRestarts, ...):
+//! over D-Bus (see [`bus`]), or from `systemctl show` where the bus cannot be
+//! reached, never from systemctl's human text.
 //!
 //! `systemctl` waits for the job it queued (start, stop, reload, restart), so
 //! each call returns when systemd has done it, as a control of a PID-mode bot
@@ -19,10 +20,12 @@ use crate::bot::BotSnapshot;
 use crate::config::SystemdInstance;
 use crate::process::Termination;
 
+mod bus;
 mod queue;
 pub use queue::SystemdQueue;
 
-/// The properties `show` asks for; the parser reads these names.
+/// The properties `show` asks for; the parser reads these names, and
+/// `bus::PROPERTIES` names the same.
 const PROPERTIES: &str = "Id,LoadState,ActiveState,SubState,Result,MainPID,NRestarts,ExecMainCode,ExecMainStatus,ExecMainExitTimestamp,StateChangeTimestamp,UnitFileState,Restart,RestartPreventExitStatus,SuccessExitStatus";
 
 /// Why a call to systemd failed.
@@ -168,7 +171,7 @@ pub struct UnitState {
 }
 
 /// A set of exit codes and signals as `systemctl show` prints one
-/// (`64 78 SIGKILL`).
+/// (`64 78 KILL`: systemd names signals without `SIG`; `SIGKILL` is read too).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExitStatusSet {
     pub codes: Vec<i32>,
@@ -181,8 +184,8 @@ impl ExitStatusSet {
         for word in value.split_whitespace() {
             if let Ok(code) = word.parse() {
                 set.codes.push(code);
-            } else if let Ok(signal) = word.parse::<Signal>() {
-                set.signals.push(signal as i32);
+            } else if let Some(signal) = parse_signal(word) {
+                set.signals.push(signal);
             }
         }
         set
@@ -353,6 +356,16 @@ pub fn parse_show(text: &str) -> Vec<UnitState> {
     units
 }
 
+/// A signal's number from its name, with or without `SIG`.
+fn parse_signal(name: &str) -> Option<i32> {
+    let full = if name.starts_with("SIG") {
+        name.to_owned()
+    } else {
+        format!("SIG{name}")
+    };
+    full.parse::<Signal>().ok().map(|signal| signal as i32)
+}
+
 /// `@1733330000` (with `--timestamp=unix`); empty when never.
 fn unix_timestamp(value: &str) -> Option<u64> {
     value.trim().strip_prefix('@')?.parse().ok()
@@ -439,7 +452,7 @@ UnitFileState=disabled
             "Id=intelmq-bot@f.service\nActiveState=failed\nSubState=failed\nResult={result}\n\
              NRestarts={n_restarts}\nExecMainCode={code}\nExecMainStatus={status}\n\
              ExecMainExitTimestamp=@1733330100\nRestart=on-failure\n\
-             RestartPreventExitStatus=64 78 SIGUSR1\nSuccessExitStatus=\n"
+             RestartPreventExitStatus=64 78 USR1\nSuccessExitStatus=\n"
         );
         parse_show(&text).remove(0)
     }

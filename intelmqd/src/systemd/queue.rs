@@ -3,16 +3,19 @@
 //! `systemctl` calls cost the manager time that grows with N² (each client is
 //! told of every job). So the calls that arrive together are gathered (until
 //! the queue has been quiet for [`QUIET`], at most [`GATHER_AT_MOST`]) and
-//! made as one `systemctl <verb> <units...>` per verb and one
-//! `systemctl show <units...>` for every reading, and each caller gets its
-//! own part of the answer.
+//! made as one `systemctl <verb> <units...>` per verb and one reading of the
+//! units for all the readings (over D-Bus, or one `systemctl show
+//! <units...>` where the bus cannot be reached), and each caller gets its own
+//! part of the answer.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::bus::UnitBus;
 use super::{describe, parse_show, run, show_args, unit_name, SystemdError, UnitState};
 use crate::config::SystemdInstance;
 
@@ -54,7 +57,7 @@ impl SystemdQueue {
     /// Starts the queue's task.
     pub fn spawn() -> SystemdQueue {
         let (jobs, inbox) = mpsc::unbounded_channel();
-        tokio::spawn(gather(inbox));
+        tokio::spawn(gather(inbox, Arc::new(UnitBus::default())));
         SystemdQueue { jobs }
     }
 
@@ -97,7 +100,7 @@ fn gone() -> SystemdError {
 
 /// Gathers the calls that come together and makes each batch in a task of
 /// its own, so that the next batch gathers meanwhile.
-async fn gather(mut inbox: mpsc::UnboundedReceiver<Job>) {
+async fn gather(mut inbox: mpsc::UnboundedReceiver<Job>, bus: Arc<UnitBus>) {
     while let Some(first) = inbox.recv().await {
         let mut batch = vec![first];
         let until = Instant::now() + GATHER_AT_MOST;
@@ -107,12 +110,12 @@ async fn gather(mut inbox: mpsc::UnboundedReceiver<Job>) {
                 Ok(None) | Err(_) => break,
             }
         }
-        tokio::spawn(make(batch));
+        tokio::spawn(make(batch, bus.clone()));
     }
 }
 
 /// Makes one batch: one call per manager and verb, one reading per manager.
-async fn make(batch: Vec<Job>) {
+async fn make(batch: Vec<Job>, bus: Arc<UnitBus>) {
     let mut verbs: BTreeMap<(u8, &'static str), (SystemdInstance, VerbReplies)> = BTreeMap::new();
     let mut shows: BTreeMap<u8, (SystemdInstance, ShowReplies)> = BTreeMap::new();
     for Job { instance, request } in batch {
@@ -139,7 +142,7 @@ async fn make(batch: Vec<Job>) {
         calls.spawn(verb_call(instance, verb, callers));
     }
     for (_, (instance, callers)) in shows {
-        calls.spawn(show_call(instance, callers));
+        calls.spawn(show_call(bus.clone(), instance, callers));
     }
     while calls.join_next().await.is_some() {}
 }
@@ -190,18 +193,16 @@ fn part_of(
     })
 }
 
-async fn show_call(instance: SystemdInstance, callers: ShowReplies) {
+async fn show_call(bus: Arc<UnitBus>, instance: SystemdInstance, callers: ShowReplies) {
     let mut bot_ids: Vec<String> = callers.iter().flat_map(|(ids, _)| ids.clone()).collect();
     bot_ids.sort();
     bot_ids.dedup();
-    let result = run(instance, show_args(&bot_ids), "systemctl show".to_owned())
-        .await
-        .map(|text| {
-            parse_show(&text)
-                .into_iter()
-                .filter_map(|unit| Some((unit.bot_id()?.to_owned(), unit)))
-                .collect::<Units>()
-        });
+    let result = read_units(&bus, instance, &bot_ids).await.map(|units| {
+        units
+            .into_iter()
+            .filter_map(|unit| Some((unit.bot_id()?.to_owned(), unit)))
+            .collect::<Units>()
+    });
     for (wanted, reply) in callers {
         let part = result.as_ref().map_err(Clone::clone).map(|units| {
             wanted
@@ -211,6 +212,24 @@ async fn show_call(instance: SystemdInstance, callers: ShowReplies) {
         });
         let _ = reply.send(part);
     }
+}
+
+/// The units of `bot_ids`: over D-Bus, or from `systemctl show` where the
+/// bus cannot be reached or does not answer.
+async fn read_units(
+    bus: &UnitBus,
+    instance: SystemdInstance,
+    bot_ids: &[String],
+) -> Result<Vec<UnitState>, SystemdError> {
+    match bus.read_units(instance, bot_ids).await {
+        Ok(units) => {
+            bus.note_success();
+            return Ok(units);
+        }
+        Err(error) => bus.note_failure(&error),
+    }
+    let text = run(instance, show_args(bot_ids), "systemctl show".to_owned()).await?;
+    Ok(parse_show(&text))
 }
 
 #[cfg(test)]
