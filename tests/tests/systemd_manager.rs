@@ -163,6 +163,12 @@ fn start_runs_the_bot_as_its_unit_and_stop_leaves_nothing() {
     let again = daemon.ctl(&["--json", "stop", "a"]);
     again.expect_code(0);
     assert_says(&again, "a is already stopped.");
+    // The units were read over D-Bus all along, not with `systemctl show`.
+    let stderr = daemon.stderr();
+    assert!(
+        !stderr.contains("cannot read the bots' units over D-Bus"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -774,4 +780,34 @@ fn configtest_names_the_missing_template_unit_of_each_stream_bot() {
     // Installed, the problem is gone.
     install_bot_template(&manager, &daemon);
     daemon.ctl(&["configtest"]).expect_code(0);
+}
+
+#[test]
+fn without_a_reachable_bus_units_are_read_with_systemctl_show() {
+    let Some(manager) =
+        UserManager::start_or_skip("without_a_reachable_bus_units_are_read_with_systemctl_show")
+    else {
+        return;
+    };
+    // systemctl --user reaches the manager through its private socket in
+    // XDG_RUNTIME_DIR; the daemon's own D-Bus reader needs the session bus,
+    // which this address does not lead to.
+    let daemon = builder_for(&manager, botnet_of(&["a"]))
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .start();
+    install_bot_template(&manager, &daemon);
+    daemon.ctl(&["start", "a"]).expect_code(0);
+    let pid = wait_for_unit_bot(&manager, &daemon, "a");
+    assert_eq!(ctl_status(&daemon, "a")["pid"], json!(pid));
+    let stderr = daemon.stderr();
+    assert_eq!(
+        stderr
+            .matches("cannot read the bots' units over D-Bus")
+            .count(),
+        1,
+        "the fallback is said once\n{stderr}"
+    );
+    daemon.ctl(&["stop", "a"]).expect_code(0);
+    assert!(unit_is(&manager, "a", "inactive"));
+    assert_eq!(ctl_status(&daemon, "a")["status"], json!("stopped"));
 }
