@@ -156,10 +156,12 @@ impl SystemdBot {
         }
     }
 
+    /// Reads the unit from the manager, never from memory: after a call on
+    /// the unit, its signals may not have come yet.
     async fn observe(&self) -> Option<UnitState> {
         match self
             .systemctl
-            .show(std::slice::from_ref(&self.bot_id))
+            .show_fresh(std::slice::from_ref(&self.bot_id))
             .await
         {
             Ok(mut units) => units.remove(&self.bot_id),

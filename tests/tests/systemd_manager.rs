@@ -13,6 +13,7 @@
 //! stderr; with `CI=true` they fail instead.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use intelmqd_tests::schedule_helpers::scheduled_testbot;
 use intelmqd_tests::systemd::UserManager;
@@ -167,6 +168,93 @@ fn start_runs_the_bot_as_its_unit_and_stop_leaves_nothing() {
     let stderr = daemon.stderr();
     assert!(
         !stderr.contains("cannot read the bots' units over D-Bus"),
+        "{stderr}"
+    );
+}
+
+/// Status is answered from the units the daemon keeps current from the
+/// manager's signals; how long a change made elsewhere may take to show.
+const SIGNAL_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Waits until `intelmqctl --json status <bot_id>` satisfies `wanted`.
+#[track_caller]
+fn wait_for_status_where(
+    daemon: &Daemon,
+    bot_id: &str,
+    what: &str,
+    mut wanted: impl FnMut(&Value) -> bool,
+) -> Value {
+    let mut status = Value::Null;
+    daemon.wait_until(SIGNAL_DEADLINE, what, || {
+        status = ctl_status(daemon, bot_id);
+        wanted(&status)
+    });
+    status
+}
+
+#[test]
+fn changes_made_behind_the_daemons_back_show_in_status() {
+    let Some(manager) =
+        UserManager::start_or_skip("changes_made_behind_the_daemons_back_show_in_status")
+    else {
+        return;
+    };
+    let daemon = start_under_systemd(&manager, botnet_of(&["a", "b"]));
+    let unit = unit_of("a");
+    daemon.ctl(&["start", "a"]).expect_code(0);
+    let pid = wait_for_unit_bot(&manager, &daemon, "a");
+    // Read, and so kept by the daemon.
+    for _ in 0..3 {
+        let status = ctl_status(&daemon, "a");
+        assert_eq!(status["pid"], json!(pid), "{status}");
+        assert_eq!(
+            daemon
+                .ctl(&["--json", "status"])
+                .json()
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+    }
+
+    manager.systemctl_ok(&["stop", &unit]);
+    let stopped = wait_for_status_where(&daemon, "a", "a shows stopped", |status| {
+        status["status"] == json!("stopped")
+    });
+    assert_eq!(stopped["pid"], Value::Null, "{stopped}");
+
+    manager.systemctl_ok(&["start", &unit]);
+    let status = wait_for_status_where(&daemon, "a", "a shows running again", |status| {
+        status["status"] == json!("running") && status["pid"] != json!(pid)
+    });
+    let pid = manager
+        .main_pid(&unit)
+        .unwrap_or_else(|| panic!("{}", manager.unit_report(&unit)));
+    assert_eq!(status["pid"], json!(pid), "{status}");
+
+    // A crash: systemd restarts the bot (Restart=on-failure), counted.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL)
+        .unwrap_or_else(|error| panic!("kill {pid}: {error}"));
+    let restarted = wait_for_status_where(&daemon, "a", "a runs again after its crash", |status| {
+        status["status"] == json!("running")
+            && status["restarts"] == json!(1)
+            && status["pid"] != json!(pid)
+            && status["pid"] != Value::Null
+    });
+    assert_eq!(
+        restarted["pid"],
+        json!(manager.main_pid(&unit)),
+        "{restarted}"
+    );
+    // b was never touched.
+    assert_eq!(ctl_status(&daemon, "b")["status"], json!("stopped"));
+
+    daemon.ctl(&["stop", "a"]).expect_code(0);
+    assert_eq!(ctl_status(&daemon, "a")["status"], json!("stopped"));
+    // The units were followed from the manager's signals all along.
+    let stderr = daemon.stderr();
+    assert!(
+        !stderr.contains("cannot follow the bots' units"),
         "{stderr}"
     );
 }

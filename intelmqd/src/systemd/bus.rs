@@ -33,8 +33,8 @@ use crate::config::SystemdInstance;
 /// How long one call may take, as `systemctl`'s own default.
 const CALL_TIMEOUT: Duration = Duration::from_secs(25);
 
-const DESTINATION: &str = "org.freedesktop.systemd1";
-const PROPERTIES_INTERFACE: &str = "org.freedesktop.DBus.Properties";
+pub(super) const DESTINATION: &str = "org.freedesktop.systemd1";
+pub(super) const PROPERTIES_INTERFACE: &str = "org.freedesktop.DBus.Properties";
 const UNIT_INTERFACE: &str = "org.freedesktop.systemd1.Unit";
 const SERVICE_INTERFACE: &str = "org.freedesktop.systemd1.Service";
 
@@ -72,6 +72,8 @@ pub enum BusError {
         property: &'static str,
         source: zbus::Error,
     },
+    #[error("cannot subscribe to the manager's signals: {source}")]
+    Subscribe { source: zbus::Error },
     #[error("a reading ended before its answer came: {0}")]
     Task(#[source] tokio::task::JoinError),
 }
@@ -136,7 +138,7 @@ impl UnitBus {
     }
 }
 
-async fn connect(instance: SystemdInstance) -> Result<zbus::Connection, BusError> {
+pub(super) async fn connect(instance: SystemdInstance) -> Result<zbus::Connection, BusError> {
     let (bus, builder) = match instance {
         SystemdInstance::System => ("system", zbus::connection::Builder::system()),
         SystemdInstance::User => ("session", zbus::connection::Builder::session()),

@@ -22,6 +22,7 @@ use crate::process::Termination;
 
 mod bus;
 mod queue;
+mod watch;
 pub use queue::SystemdQueue;
 
 /// The properties `show` asks for; the parser reads these names, and
@@ -72,15 +73,51 @@ impl Systemctl {
         self.queue.verb(self.instance, verb, bot_id).await
     }
 
-    /// The state of each bot's unit, by bot id.
+    /// The state of each bot's unit, by bot id: from memory where the
+    /// manager's signals keep it current (see the `watch` module), read from the
+    /// manager otherwise (and then kept).
     pub async fn show(
         &self,
         bot_ids: &[String],
     ) -> Result<HashMap<String, UnitState>, SystemdError> {
+        self.read(bot_ids, false).await
+    }
+
+    /// The state of each bot's unit read from the manager now, not from
+    /// memory: right after a call on a unit its signals may still be on the
+    /// way.
+    pub async fn show_fresh(
+        &self,
+        bot_ids: &[String],
+    ) -> Result<HashMap<String, UnitState>, SystemdError> {
+        self.read(bot_ids, true).await
+    }
+
+    async fn read(
+        &self,
+        bot_ids: &[String],
+        fresh: bool,
+    ) -> Result<HashMap<String, UnitState>, SystemdError> {
         if bot_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        self.queue.show(self.instance, bot_ids.to_vec()).await
+        let kept = self.queue.units(self.instance);
+        let wanted: &[String] = if fresh { &[] } else { bot_ids };
+        let (mut units, start) = kept.lookup(wanted).await;
+        let missing: Vec<String> = bot_ids
+            .iter()
+            .filter(|id| !units.contains_key(*id))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(units);
+        }
+        let read = self.queue.show(self.instance, missing).await?;
+        if let Some(start) = start {
+            kept.store(start, read.clone());
+        }
+        units.extend(read);
+        Ok(units)
     }
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::bus::UnitBus;
+use super::watch::UnitCache;
 use super::{describe, parse_show, run, show_args, unit_name, SystemdError, UnitState};
 use crate::config::SystemdInstance;
 
@@ -47,18 +48,33 @@ struct Job {
     request: Request,
 }
 
-/// A handle on the queue; its task ends when every handle is dropped.
+/// A handle on the queue, and on each manager's units kept in memory; their
+/// tasks end when every handle is dropped.
 #[derive(Debug, Clone)]
 pub struct SystemdQueue {
     jobs: mpsc::UnboundedSender<Job>,
+    system_units: UnitCache,
+    user_units: UnitCache,
 }
 
 impl SystemdQueue {
-    /// Starts the queue's task.
+    /// Starts the queue's task and the tasks that keep the units.
     pub fn spawn() -> SystemdQueue {
         let (jobs, inbox) = mpsc::unbounded_channel();
         tokio::spawn(gather(inbox, Arc::new(UnitBus::default())));
-        SystemdQueue { jobs }
+        SystemdQueue {
+            jobs,
+            system_units: UnitCache::spawn(SystemdInstance::System),
+            user_units: UnitCache::spawn(SystemdInstance::User),
+        }
+    }
+
+    /// The units of `instance`'s manager kept in memory.
+    pub(super) fn units(&self, instance: SystemdInstance) -> &UnitCache {
+        match instance {
+            SystemdInstance::System => &self.system_units,
+            SystemdInstance::User => &self.user_units,
+        }
     }
 
     pub(super) async fn verb(
