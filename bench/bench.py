@@ -298,6 +298,15 @@ def floors(tools, tmp, n_list, args):
 
 # ---------------------------------------------------------------- intelmqd
 
+def write_results(res, text, out):
+    """Writes the results, with the printed table, as JSON to `out`."""
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    res["table"] = text.splitlines()
+    with open(out, "w") as f:
+        json.dump(res, f, indent=1)
+    print("results written to", out)
+
+
 def wait_ready(daemon, sock, logfile):
     """Waits until intelmqd answers `hello` (at most 20 s)."""
     deadline = time.time() + 20
@@ -850,11 +859,7 @@ def main():
         print("%s %s: %s" % (mark, t["target"], t["detail"]))
     print("total %.0f s" % res["total_s"])
     out = args.out or os.path.join(HERE, "results", now.strftime("%Y-%m-%dT%H%M%S") + ".json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    res["table"] = text.splitlines()
-    with open(out, "w") as f:
-        json.dump(res, f, indent=1)
-    print("results written to", out)
+    write_results(res, text, out)
 
 
 if __name__ == "__main__":

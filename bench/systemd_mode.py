@@ -290,6 +290,20 @@ def exe_is_bot(pid):
         return False
 
 
+def poll_all_running(check, t_start, what):
+    """Polls `check()` (-> (all running?, pids)) until it says yes; returns the
+    seconds since `t_start`, the pids and how many checks it took."""
+    ok, pids = check()
+    checks = 1
+    while not ok:
+        if time.perf_counter() - t_start > 120:
+            raise RuntimeError(what + " after 120 s")
+        time.sleep(0.005)
+        ok, pids = check()
+        checks += 1
+    return time.perf_counter() - t_start, pids, checks
+
+
 def wait_exec(pids, t_start, timeout=120):
     """Waits until every pid runs the bench bot; the time since t_start."""
     left = [p for p in pids if not exe_is_bot(p)]
@@ -413,15 +427,8 @@ def bench_intelmqd(mode, tools, tmp, n, args, manager):
         if r.returncode != 0:
             raise RuntimeError("intelmqctl start failed: %s%s" % (r.stdout[-2000:], r.stderr[-2000:]))
         t_start = time.perf_counter() - took
-        ok, pids = daemon_status(sock, n)
-        checks = 1
-        while not ok:
-            if time.perf_counter() - t_start > 120:
-                raise RuntimeError("not all bots running after 120 s")
-            time.sleep(0.005)
-            ok, pids = daemon_status(sock, n)
-            checks += 1
-        status_ok_s = time.perf_counter() - t_start
+        status_ok_s, pids, checks = poll_all_running(lambda: daemon_status(sock, n), t_start,
+                                                     "not all bots running")
         all_s, polls = wait_exec(pids, t_start)
         start = {"command_s": round(took, 4), "status_all_running_s": round(status_ok_s, 4),
                  "all_running_s": round(all_s, 4), "status_checks": checks, "exec_polls": polls,
@@ -532,15 +539,8 @@ def bench_direct(tools, tmp, n, args, manager):
         if r.returncode != 0:
             raise RuntimeError("systemctl start failed: %s" % r.stderr[-2000:])
         t_start = time.perf_counter() - took
-        ok, pids = direct_running(manager, n)
-        checks = 1
-        while not ok:
-            if time.perf_counter() - t_start > 120:
-                raise RuntimeError("not all units active after 120 s")
-            time.sleep(0.005)
-            ok, pids = direct_running(manager, n)
-            checks += 1
-        show_ok_s = time.perf_counter() - t_start
+        show_ok_s, pids, checks = poll_all_running(lambda: direct_running(manager, n), t_start,
+                                                   "not all units active")
         all_s, polls = wait_exec(pids, t_start)
         starts.append({"command_s": round(took, 4), "status_all_running_s": round(show_ok_s, 4),
                        "all_running_s": round(all_s, 4), "status_checks": checks, "exec_polls": polls,
@@ -798,11 +798,7 @@ def main():
     print(text)
     print("total %.0f s" % res["total_s"])
     out = args.out or os.path.join(HERE, "results", "systemd-" + now.strftime("%Y-%m-%dT%H%M%S") + ".json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    res["table"] = text.splitlines()
-    with open(out, "w") as f:
-        json.dump(res, f, indent=1)
-    print("results written to", out)
+    bench.write_results(res, text, out)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,20 @@ use crate::exit;
 /// The default control socket of the daemon.
 pub const DEFAULT_SOCKET: &str = "/run/intelmq/intelmqd.sock";
 
+/// Where the daemon is: both command lines (ours and IntelMQ's forms) take it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DaemonSocket {
+    /// The daemon's control socket.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "INTELMQ_SOCKET",
+        default_value = DEFAULT_SOCKET
+    )]
+    pub socket: PathBuf,
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "intelmqctl",
@@ -37,15 +51,8 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no: bool,
 
-    /// The daemon's control socket.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = "INTELMQ_SOCKET",
-        default_value = DEFAULT_SOCKET
-    )]
-    pub socket: PathBuf,
+    #[command(flatten)]
+    pub daemon: DaemonSocket,
 
     /// IntelMQ's command forms and output, for intelmq-api and IntelMQ
     /// Manager: `--type json` prints one JSON document as IntelMQ's intelmqctl
@@ -539,7 +546,7 @@ impl Cli {
             (false, false) => Answer::Ask,
         };
         Ok(Config {
-            socket: self.socket,
+            socket: self.daemon.socket,
             json: self.json,
             answer,
             action,

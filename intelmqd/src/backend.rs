@@ -140,10 +140,10 @@ impl SystemdBot {
         with_observed(ActionReport::done(messages, done), observed)
     }
 
-    /// An operator's start of a failed bot begins anew, as under the PID
-    /// manager: `reset-failed` clears the unit's failed state and its start
-    /// limit, which would otherwise refuse the start until the limit's
-    /// interval has passed.
+    /// `reset-failed` on a failed unit: an operator's start of a failed bot
+    /// begins anew, as under the PID manager (the start limit would otherwise
+    /// refuse it until its interval has passed), and a stopped one no longer
+    /// shows as failed.
     async fn reset_if_failed(&self) {
         if self
             .unit
@@ -220,13 +220,7 @@ impl Backend for SystemdBot {
         }
         if !self.unit_active() {
             // A failed unit is reset, so that it no longer shows as failed.
-            if self
-                .unit
-                .as_ref()
-                .is_some_and(|u| u.active_state == "failed")
-            {
-                let _ = self.systemctl.unit_verb("reset-failed", &id).await;
-            }
+            self.reset_if_failed().await;
             let text = format!("{id} is already stopped.");
             return with_observed(
                 ActionReport::done(

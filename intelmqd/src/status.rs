@@ -1,20 +1,22 @@
 //! Turning what the daemon knows of a bot into the rows of `status` and
 //! `list`. Pure functions: no process, no file.
 
-use intelmqd_proto::{BotStatus, ConfigTest, ListRow, RunState, RunStatus};
+use intelmqd_proto::{BotStatus, ConfigTest, ListRow, ReloadInfo, RunState, RunStatus};
 
 use crate::bot::BotSnapshot;
-use crate::config::BotConfig;
+use crate::config::{BotConfig, ReloadMode};
 
 /// The status row of one bot. `configured` is its runtime.conf entry, if it has
 /// one; `effective` the entry it was last acted on with (used when it was
-/// removed from runtime.conf); `module_found` whether its module is on PATH.
+/// removed from runtime.conf); `module_found` whether its module is on PATH;
+/// `reloaded` its last reload and when, shown while it runs.
 pub fn bot_status(
     bot_id: &str,
     configured: Option<&BotConfig>,
     effective: Option<&BotConfig>,
     snapshot: &BotSnapshot,
     module_found: bool,
+    reloaded: Option<(ReloadMode, u64)>,
 ) -> BotStatus {
     let shown = configured.or(effective);
     let mut problems = shown.map(|c| c.problems.clone()).unwrap_or_default();
@@ -51,7 +53,13 @@ pub fn bot_status(
         problems,
         schedule: snapshot.schedule.clone(),
         restarts: snapshot.restarts,
-        reload: None,
+        // A reload by signal is never taken as applied: only the bot knows
+        // whether it re-read its configuration.
+        reload: reloaded.filter(|_| running).map(|(mode, at)| ReloadInfo {
+            mode: mode.as_str().to_owned(),
+            at,
+            applied: mode == ReloadMode::Restart,
+        }),
         group: shown.and_then(|c| raw_text(&c.raw, "group")),
         description: shown.and_then(|c| raw_text(&c.raw, "description")),
     }
@@ -88,7 +96,7 @@ mod tests {
     #[test]
     fn configured_and_running_is_running() {
         let config = BotConfig::from_entry("a", json!({"module": "m", "botnet": true}));
-        let row = bot_status("a", Some(&config), None, &running(), true);
+        let row = bot_status("a", Some(&config), None, &running(), true, None);
         assert_eq!(row.status, RunStatus::Running);
         assert_eq!(row.configtest, ConfigTest::Valid);
         assert!(row.botnet);
@@ -98,7 +106,7 @@ mod tests {
     #[test]
     fn removed_but_running_is_unstable_and_invalid() {
         let effective = BotConfig::from_entry("a", json!({"module": "m"}));
-        let row = bot_status("a", None, Some(&effective), &running(), true);
+        let row = bot_status("a", None, Some(&effective), &running(), true, None);
         assert_eq!(row.status, RunStatus::Unstable);
         assert_eq!(row.configtest, ConfigTest::Invalid);
     }
@@ -106,7 +114,14 @@ mod tests {
     #[test]
     fn missing_module_makes_configtest_invalid() {
         let config = BotConfig::from_entry("a", json!({"module": "nope"}));
-        let row = bot_status("a", Some(&config), None, &BotSnapshot::stopped(), false);
+        let row = bot_status(
+            "a",
+            Some(&config),
+            None,
+            &BotSnapshot::stopped(),
+            false,
+            None,
+        );
         assert_eq!(row.status, RunStatus::Stopped);
         assert_eq!(row.configtest, ConfigTest::Invalid);
         assert!(row.problems[0].contains("\"nope\""));
@@ -118,11 +133,55 @@ mod tests {
             "a",
             json!({"module": "m", "group": "Parser", "description": "parses"}),
         );
-        let row = bot_status("a", Some(&config), None, &BotSnapshot::stopped(), true);
+        let row = bot_status(
+            "a",
+            Some(&config),
+            None,
+            &BotSnapshot::stopped(),
+            true,
+            None,
+        );
         assert_eq!(row.group.as_deref(), Some("Parser"));
         assert_eq!(row.description.as_deref(), Some("parses"));
         let plain = BotConfig::from_entry("b", json!({"module": "m", "group": 3}));
-        let row = bot_status("b", Some(&plain), None, &BotSnapshot::stopped(), true);
+        let row = bot_status("b", Some(&plain), None, &BotSnapshot::stopped(), true, None);
         assert_eq!((row.group, row.description), (None, None));
+    }
+
+    #[test]
+    fn a_reload_is_applied_only_after_a_restart_and_shown_while_running() {
+        let config = BotConfig::from_entry("a", json!({"module": "m"}));
+        let row = bot_status(
+            "a",
+            Some(&config),
+            None,
+            &running(),
+            true,
+            Some((ReloadMode::Signal, 5)),
+        );
+        let reload = row.reload.expect("shown while running");
+        assert_eq!(
+            (reload.mode.as_str(), reload.at, reload.applied),
+            ("signal", 5, false)
+        );
+        let row = bot_status(
+            "a",
+            Some(&config),
+            None,
+            &running(),
+            true,
+            Some((ReloadMode::Restart, 6)),
+        );
+        assert!(row.reload.expect("shown").applied);
+        let stopped = BotSnapshot::stopped();
+        let row = bot_status(
+            "a",
+            Some(&config),
+            None,
+            &stopped,
+            true,
+            Some((ReloadMode::Signal, 5)),
+        );
+        assert_eq!(row.reload, None);
     }
 }

@@ -613,19 +613,24 @@ pub struct IntelmqDirs {
 }
 
 impl IntelmqDirs {
+    /// The directories' places under `root`, nothing created.
+    pub fn under(root: &Path) -> IntelmqDirs {
+        IntelmqDirs {
+            config_dir: root.join("config"),
+            state_dir: root.join("state"),
+            log_dir: root.join("log"),
+            socket: root.join("sock"),
+            daemon_output: root.join("intelmqd.out"),
+        }
+    }
+
     /// Creates `config/`, `state/` and `log/` under `root` and writes the
     /// configuration: this runtime.conf, an empty pipeline.conf, and
     /// defaults.conf with the PID process manager, a stop timeout of one
     /// second, and bots running as root where the tests do (a daemon running
     /// as root runs bots as root only when told so).
     pub fn create(root: &Path, runtime: &Value) -> IntelmqDirs {
-        let dirs = IntelmqDirs {
-            config_dir: root.join("config"),
-            state_dir: root.join("state"),
-            log_dir: root.join("log"),
-            socket: root.join("sock"),
-            daemon_output: root.join("intelmqd.out"),
-        };
+        let dirs = IntelmqDirs::under(root);
         for dir in [&dirs.config_dir, &dirs.state_dir, &dirs.log_dir] {
             std::fs::create_dir_all(dir).expect("create a directory of the test");
         }
@@ -752,13 +757,7 @@ mod tests {
     #[test]
     fn the_shipped_units_rewrite_for_a_test() {
         let root = Path::new("/tmp/imqsd-rewrite");
-        let dirs = IntelmqDirs {
-            config_dir: root.join("config"),
-            state_dir: root.join("state"),
-            log_dir: root.join("log"),
-            socket: root.join("sock"),
-            daemon_output: root.join("intelmqd.out"),
-        };
+        let dirs = IntelmqDirs::under(root);
         let shipped = UnitFile::shipped("intelmq-bot@.service");
         assert!(shipped.text().contains("\nUser=intelmq\n"));
         // Only the binaries' paths need a build; the rest is checked here.

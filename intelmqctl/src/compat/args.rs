@@ -2,12 +2,9 @@
 //! forms (`--type json start --group parsers`, `log <bot_id> 10 INFO`,
 //! `list bots --configured`, `debug --get-paths`, ...), parsed with clap into
 //! [`CompatCommand`].
-
-use std::path::PathBuf;
-
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::cli::DEFAULT_SOCKET;
+use crate::cli::DaemonSocket;
 
 /// What the output looks like: IntelMQ's `--type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,15 +36,8 @@ pub struct CompatCli {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
-    /// The daemon's control socket.
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        env = "INTELMQ_SOCKET",
-        default_value = DEFAULT_SOCKET
-    )]
-    pub socket: PathBuf,
+    #[command(flatten)]
+    pub daemon: DaemonSocket,
 
     #[command(subcommand)]
     pub command: CompatCommand,

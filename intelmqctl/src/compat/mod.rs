@@ -107,7 +107,7 @@ pub fn run(args: Vec<String>) -> Output {
         }
     };
     let daemon = Daemon {
-        socket: &cli.socket,
+        socket: &cli.daemon.socket,
     };
     let report = execute(&daemon, cli.command);
     render(&report, cli.output)

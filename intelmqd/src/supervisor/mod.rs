@@ -81,25 +81,7 @@ impl SupervisorHandle {
         answers: Answers,
         questions: Option<mpsc::Sender<AskRequest>>,
     ) -> Response {
-        let (reply, answer) = oneshot::channel();
-        let shutting_down =
-            || Response::failure(ErrorKind::Internal, "the daemon is shutting down");
-        let incoming = Incoming {
-            command,
-            answers,
-            questions,
-            reply,
-            observed: false,
-        };
-        if self
-            .messages
-            .send(Msg::Request(Box::new(incoming)))
-            .await
-            .is_err()
-        {
-            return shutting_down();
-        }
-        answer.await.unwrap_or_else(|_| shutting_down())
+        send_request(&self.messages, command, answers, questions).await
     }
 
     /// The connection limits of defaults.conf, as they change.
@@ -117,6 +99,32 @@ impl SupervisorHandle {
         // A full queue already holds work that refreshes the configuration.
         let _ = self.messages.try_send(Msg::ConfigChanged);
     }
+}
+
+/// Sends one request into the supervisor's channel and waits for its answer.
+async fn send_request(
+    messages: &mpsc::Sender<Msg>,
+    command: Command,
+    answers: Answers,
+    questions: Option<mpsc::Sender<AskRequest>>,
+) -> Response {
+    let (reply, answer) = oneshot::channel();
+    let shutting_down = || Response::failure(ErrorKind::Internal, "the daemon is shutting down");
+    let incoming = Incoming {
+        command,
+        answers,
+        questions,
+        reply,
+        observed: false,
+    };
+    if messages
+        .send(Msg::Request(Box::new(incoming)))
+        .await
+        .is_err()
+    {
+        return shutting_down();
+    }
+    answer.await.unwrap_or_else(|_| shutting_down())
 }
 
 /// What the daemon keeps of one bot beyond its task.

@@ -163,25 +163,14 @@ impl Supervisor {
             .and_then(|c| c.module.as_ref())
             .and_then(|m| self.modules_found.get(m).copied())
             .unwrap_or(true);
-        let snapshot = self.snapshot(bot_id);
-        let mut status = status::bot_status(
+        status::bot_status(
             bot_id,
             configured,
             tracked.and_then(|t| t.effective.as_ref()),
-            &snapshot,
+            &self.snapshot(bot_id),
             module_found,
-        );
-        if snapshot.is_running() {
-            status.reload =
-                tracked
-                    .and_then(|t| t.reloaded)
-                    .map(|(mode, at)| intelmqd_proto::ReloadInfo {
-                        mode: mode.as_str().to_owned(),
-                        at,
-                        applied: mode == crate::config::ReloadMode::Restart,
-                    });
-        }
-        status
+            tracked.and_then(|t| t.reloaded),
+        )
     }
 
     pub(super) fn debug(&self, bot_id: &str) -> Response {

@@ -7,9 +7,8 @@
 use std::collections::HashMap;
 
 use intelmqd_proto::{Answers, Command, Level, Message, Selection};
-use tokio::sync::oneshot;
 
-use super::{Incoming, Msg, Supervisor};
+use super::{send_request, Incoming, Msg, Supervisor};
 use crate::config::{ProcessManager, RunMode};
 use crate::systemd::{Systemctl, SystemdError, UnitState};
 
@@ -113,32 +112,20 @@ impl Supervisor {
                 continue;
             }
             tracing::info!(bot_id = %bot.bot_id, "{} has onboot: true; putting it on its schedule", bot.bot_id);
-            let (reply, answer) = oneshot::channel();
-            let incoming = Incoming {
-                command: Command::Start {
-                    bot_id: Some(bot.bot_id.clone()),
-                    now: false,
-                    wait: false,
-                    select: Selection::default(),
-                },
-                answers: Answers::default(),
-                questions: None,
-                reply,
-                observed: false,
+            let start = Command::Start {
+                bot_id: Some(bot.bot_id.clone()),
+                now: false,
+                wait: false,
+                select: Selection::default(),
             };
             let supervisor = self.messages.clone();
             tokio::spawn(async move {
-                if supervisor
-                    .send(Msg::Request(Box::new(incoming)))
-                    .await
-                    .is_ok()
-                {
-                    if let Ok(response) = answer.await {
-                        if !response.ok {
-                            let reason = response.error.map(|e| e.message).unwrap_or_default();
-                            tracing::error!("a scheduled bot with onboot could not be put on its schedule: {reason}");
-                        }
-                    }
+                let response = send_request(&supervisor, start, Answers::default(), None).await;
+                if !response.ok {
+                    let reason = response.error.map(|e| e.message).unwrap_or_default();
+                    tracing::error!(
+                        "a scheduled bot with onboot could not be put on its schedule: {reason}"
+                    );
                 }
             });
         }
