@@ -187,3 +187,45 @@ fn a_bot_that_exits_or_crashes_is_reaped_and_its_end_is_shown() {
         "status shows how the bot ended: {out:?}"
     );
 }
+
+#[test]
+fn reload_by_signal_is_not_shown_as_applied_and_reload_restart_is() {
+    let mut restarting = testbot(json!({"note": "restarting"}));
+    restarting["reload"] = json!("restart");
+    let daemon = Daemon::start(json!({
+        "hup": testbot(json!({"note": "hup"})),
+        "restarting": restarting,
+    }));
+    let hup = daemon.start_bot("hup");
+    let old = daemon.start_bot("restarting");
+    assert!(daemon.status_json("hup").get("reload").is_none());
+
+    daemon.ctl(&["reload", "hup"]).expect_code(0);
+    daemon.wait_for_log("hup", "reloaded (count 1)");
+    let status = daemon.status_json("hup");
+    assert_eq!(status["pid"], json!(hup), "{status}");
+    assert_eq!(status["reload"]["mode"], "signal", "{status}");
+    assert_eq!(status["reload"]["applied"], false, "{status}");
+    let table = daemon.ctl(&["status", "hup"]);
+    assert!(
+        table
+            .stdout
+            .contains("not known whether the bot re-read its configuration"),
+        "{table:?}"
+    );
+
+    let out = daemon.ctl(&["--json", "reload", "restarting"]);
+    out.expect_code(0);
+    let reply = out.json();
+    assert_eq!(reply["result"]["bots"][0]["action"], "reloaded", "{reply}");
+    let status = daemon.status_json("restarting");
+    let new = status["pid"].as_u64().expect("a pid after the reload") as u32;
+    assert_ne!(new, old, "reload: restart runs a new process");
+    assert!(!pid_alive(old), "the old process {old} is gone");
+    assert_eq!(status["reload"]["mode"], "restart", "{status}");
+    assert_eq!(status["reload"]["applied"], true, "{status}");
+
+    // Stopped, the bot has no reload to show.
+    daemon.ctl(&["stop", "hup"]).expect_code(0);
+    assert!(daemon.status_json("hup").get("reload").is_none());
+}
